@@ -1,0 +1,1 @@
+"""graphbot: a living picture of a Docker fleet, posted to Mattermost."""

@@ -1,0 +1,1 @@
+"""Turns an inventory snapshot into pictures and text; sees only bot.model."""
