@@ -1,0 +1,113 @@
+"""The render job: collect (or load) a snapshot, filter it, write every output file.
+
+Shared by ``graphbot render``, the daily post and ``render now``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.collector import collect_fleet
+from bot.errors import GraphbotError
+from bot.model import Snapshot
+from bot.privacy import apply_privacy
+from bot.settings import Settings
+from renderers.publish import RenderOptions, write_pictures
+
+log = logging.getLogger(__name__)
+
+INVENTORY_FILE = "inventory.json"
+
+
+class SnapshotUnreadable(GraphbotError):
+    """A saved inventory snapshot cannot be read."""
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What one render produced."""
+
+    snapshot: Snapshot
+    files: list[Path]
+    inventory_path: Path
+    failed_hosts: list[str] = field(default_factory=list)
+
+
+def collect_snapshot(settings: Settings, host_names: list[str] | None = None) -> Snapshot:
+    """Collect the fleet (or the named hosts) now."""
+    hosts = [h for h in settings.hosts if host_names is None or h.name in host_names]
+    inventory = collect_fleet(hosts, settings.organization)
+    return Snapshot(collected_at=datetime.now(timezone.utc), inventory=inventory)
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    """Read a snapshot written by an earlier render.
+
+    Raises:
+        SnapshotUnreadable: the file is missing or is not a graphbot snapshot.
+    """
+    try:
+        return Snapshot.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise SnapshotUnreadable(
+            f"The snapshot {path} cannot be read ({exc.strerror}); give the path "
+            f"of an {INVENTORY_FILE} written by graphbot render."
+        ) from exc
+    except ValidationError as exc:
+        raise SnapshotUnreadable(
+            f"The file {path} is not a graphbot snapshot ({exc.error_count()} "
+            f"problems, the first at {_loc(exc)}); give the path of an "
+            f"{INVENTORY_FILE} written by graphbot render."
+        ) from None
+
+
+def sample_snapshot() -> Snapshot:
+    """The sample fleet shipped with graphbot, marked as a sample."""
+    text = resources.files("bot").joinpath("data/sample-inventory.json").read_text()
+    snapshot = Snapshot.model_validate_json(text)
+    inventory = snapshot.inventory.model_copy(update={"is_sample": True})
+    return snapshot.model_copy(update={"inventory": inventory})
+
+
+def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
+    """Filter the snapshot for publication and write JSON, DOT, PNG, SVG and page."""
+    started = time.monotonic()
+    inventory = apply_privacy(snapshot.inventory, settings.hosts, settings.hide)
+    public = snapshot.model_copy(update={"inventory": inventory})
+    output_dir = settings.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    inventory_path = output_dir / INVENTORY_FILE
+    _write_atomically(inventory_path, public.model_dump_json(indent=2))
+    files = write_pictures(public, output_dir, render_options(settings))
+    log.info(
+        "Rendered %d hosts into %d files in %s (%.1f s)",
+        len(inventory.hosts), len(files) + 1, output_dir, time.monotonic() - started,
+    )
+    failed = [failure.host for failure in inventory.failures]
+    return RenderResult(public, [*files, inventory_path], inventory_path, failed)
+
+
+def render_options(settings: Settings) -> RenderOptions:
+    """The drawing options that settings control."""
+    return RenderOptions(
+        organization=settings.organization, colors=settings.colors.model_dump()
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _loc(exc: ValidationError) -> str:
+    first = exc.errors()[0]["loc"]
+    return ".".join(str(part) for part in first) or "the top level"

@@ -1,0 +1,263 @@
+"""Markdown answers for chat: where-results, status, daily summary, help.
+
+Pure; no I/O. Every name that comes from the inventory is put in a code span or
+escaped, so a container or route cannot break a table or inject markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from bot.model import Container, HostFailure, HostInventory, PublishedPort, Snapshot
+
+# Mattermost refuses a post longer than this many characters (HTTP 400).
+POST_LIMIT_CHARACTERS = 16_383
+_EVERY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """What the bot knows about one host's last collections."""
+
+    host: str
+    last_success_at: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+    @property
+    def has_failed_last(self) -> bool:
+        if not self.last_error or self.last_error_at is None:
+            return False
+        return self.last_success_at is None or self.last_error_at > self.last_success_at
+
+
+@dataclass(frozen=True)
+class WhereMatch:
+    """One container that matches a where-term, with the host that runs it."""
+
+    host: str
+    container: Container
+
+
+@dataclass(frozen=True)
+class WhereAnswer:
+    """Everything a where-answer shows, as plain values."""
+
+    term: str
+    matches: list[WhereMatch]
+    collected_at: datetime
+    now: datetime
+    suggestions: list[str] = field(default_factory=list)
+    failures: list[HostFailure] = field(default_factory=list)
+    host_count: int = 0
+
+
+def describe_age(then: datetime, now: datetime) -> str:
+    """Say how long ago ``then`` was, in words: "4 minutes ago"."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def format_time(moment: datetime, zone: tzinfo) -> str:
+    """A moment as people read it in the fleet's time zone: "12 Mar 08:00 CET"."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %H:%M} {local.tzname() or ''}".rstrip()
+
+
+def render_where(answer: WhereAnswer) -> str:
+    """The answer to ``where <term>``: each match with host, state, image, URLs."""
+    age = f"inventory collected {describe_age(answer.collected_at, answer.now)}"
+    if not answer.matches:
+        lines = [f"Nothing matches {_quote(answer.term)} ({age}, "
+                 f"{answer.host_count} hosts searched)."]
+        if answer.suggestions:
+            names = ", ".join(_code(name) for name in answer.suggestions)
+            lines.append(f"Close names: {names}.")
+        return "\n".join(lines + _failure_notes(answer.failures))
+    hosts = sorted({m.host for m in answer.matches})
+    count = len(answer.matches)
+    lines = [
+        f"{_quote(answer.term)} matches {count} container{'' if count == 1 else 's'}"
+        f" on {_plural(len(hosts), 'host')} ({age}):"
+    ]
+    for host in hosts:
+        lines += ["", f"**{_escape(host)}**"]
+        for match in answer.matches:
+            if match.host == host:
+                lines += _describe_container(match.container)
+    return "\n".join(lines + _failure_notes(answer.failures))
+
+
+def render_status(statuses: list[HostStatus], now: datetime, zone: tzinfo) -> str:
+    """The status table: each host, when last collected, the error if it failed."""
+    if not statuses:
+        return "No host is configured, so there is nothing to report."
+    rows = ["| Host | Last collected | Last attempt |", "|---|---|---|"]
+    for status in statuses:
+        rows.append(
+            f"| {_escape(status.host)} | {_when(status.last_success_at, now, zone)} "
+            f"| {_last_attempt(status, now)} |"
+        )
+    failed = sum(status.has_failed_last for status in statuses)
+    summary = (
+        f"{len(statuses) - failed} of {_plural(len(statuses), 'host')} answered "
+        "on the last attempt."
+    )
+    return "\n".join([summary, "", *rows])
+
+
+def render_summary(snapshot: Snapshot, zone: tzinfo) -> str:
+    """The daily post's table: per host, containers running and not, or why it failed."""
+    inventory = snapshot.inventory
+    hosts = sorted(inventory.hosts, key=lambda h: h.host)
+    running = sum(c.state == "running" for h in hosts for c in h.containers)
+    total = len(hosts) + len(inventory.failures)
+    title = inventory.organization or "The fleet"
+    sample = " (sample fleet)" if inventory.is_sample else ""
+    lines = [
+        f"**{_escape(title)}**{sample} on {format_time(snapshot.collected_at, zone)}: "
+        f"{len(hosts)} of {_plural(total, 'host')} collected, "
+        f"{_plural(running, 'container')} running.",
+        "",
+        "| Host | Running | Not running | Collection |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [_summary_row(host) for host in hosts]
+    lines += [
+        f"| {_escape(f.host)} | – | – | **failed**: {_escape(f.reason)} |"
+        for f in sorted(inventory.failures, key=lambda f: f.host)
+    ]
+    return "\n".join(lines)
+
+
+def render_help(bot_name: str = "graphbot") -> str:
+    """The commands, each with one example."""
+    mention = f"@{bot_name}"
+    return "\n".join(
+        [
+            f"Mention me ({mention}) in a channel I am in, or write to me directly:",
+            "",
+            f"- `where <name>`: which host runs it. Example: `{mention} where is "
+            "etherpad` (parts of names work: `where pad`).",
+            f"- `render now [host]`: collect and draw now, pictures in the thread. "
+            f"Example: `{mention} render now media`.",
+            f"- `status`: each host, when it was last collected, the last error. "
+            f"Example: `{mention} status`.",
+            f"- `certs`: the TLS certificates and the days they have left. "
+            f"Example: `{mention} certs`.",
+            f"- `help`: this list. Example: `{mention} help`.",
+        ]
+    )
+
+
+def split_message(text: str, limit: int = POST_LIMIT_CHARACTERS) -> list[str]:
+    """Cut a long answer at line ends into pieces that each fit one post."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # one huge line: cut it hard
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            candidate = line
+        current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def _describe_container(container: Container) -> list[str]:
+    health = f", {container.health}" if container.health else ""
+    lines = [
+        f"- {_code(container.name)}: {container.state}{health}, "
+        f"image {_code(container.image_ref)}"
+    ]
+    urls = [url for route in container.routes for url in route.urls]
+    unread = [route.router for route in container.routes if not route.is_parsed]
+    if urls:
+        lines.append(f"  URLs: {', '.join(_escape(url) for url in urls)}")
+    if unread:
+        lines.append(f"  Routes with unreadable rules: {', '.join(map(_code, unread))}")
+    if container.ports:
+        lines.append(f"  Ports: {', '.join(map(_port, container.ports))}")
+    networks = [a.network for a in container.networks]
+    if networks:
+        lines.append(f"  Networks: {', '.join(map(_code, networks))}")
+    elif container.network_mode:
+        lines.append(f"  Network mode: {_code(container.network_mode)}")
+    return lines
+
+
+def _summary_row(host: HostInventory) -> str:
+    running = sum(c.state == "running" for c in host.containers)
+    others = len(host.containers) - running
+    notes = f" ({_escape('; '.join(host.notes))})" if host.notes else ""
+    return f"| {_escape(host.host)} | {running} | {others} | collected{notes} |"
+
+
+def _failure_notes(failures: list[HostFailure]) -> list[str]:
+    if not failures:
+        return []
+    return [""] + [
+        f"Not searched: host {_code(f.host)} was not collected ({_escape(f.reason)})."
+        for f in failures
+    ]
+
+
+def _last_attempt(status: HostStatus, now: datetime) -> str:
+    if status.has_failed_last and status.last_error_at is not None:
+        return (
+            f"**failed** {describe_age(status.last_error_at, now)}: "
+            f"{_escape(status.last_error)}"
+        )
+    if status.last_success_at is None:
+        return "not tried yet"
+    return "ok"
+
+
+def _when(moment: datetime | None, now: datetime, zone: tzinfo) -> str:
+    if moment is None:
+        return "never"
+    return f"{describe_age(moment, now)} ({format_time(moment, zone)})"
+
+
+def _port(port: PublishedPort) -> str:
+    address = "" if port.host_ip in _EVERY_ADDRESS else port.host_ip
+    if ":" in address:
+        address = f"[{address}]"
+    prefix = f"{address}:" if address else ""
+    return f"`{prefix}{port.host_port}→{port.container_port}/{port.protocol}`"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _quote(term: str) -> str:
+    return f"“{_escape(term)}”"
+
+
+def _code(text: str) -> str:
+    # A code span cannot hold a backtick; names from Docker never contain one,
+    # but labels and terms typed in chat might.
+    return f"`{text.replace('`', "'")}`"
+
+
+def _escape(text: str) -> str:
+    """Make text safe inside Markdown prose and table cells."""
+    text = text.replace("\\", "\\\\").replace("\n", " ").replace("|", "\\|")
+    for char in "*_`[]<>#~":
+        text = text.replace(char, f"\\{char}")
+    return text
