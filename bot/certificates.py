@@ -18,6 +18,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict
@@ -368,7 +369,7 @@ def _is_issued_by(
     for ca in ca_certificates:
         try:
             certificate.verify_directly_issued_by(ca)
-        except (ValueError, TypeError, Exception):  # InvalidSignature included
+        except (InvalidSignature, ValueError, TypeError):
             continue
         return True
     return False

@@ -6,6 +6,7 @@ escaped, so a container or route cannot break a table or inject markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
@@ -14,6 +15,7 @@ from bot.model import Container, HostFailure, HostInventory, PublishedPort, Snap
 # Mattermost refuses a post longer than this many characters (HTTP 400).
 POST_LIMIT_CHARACTERS = 16_383
 _EVERY_ADDRESS = ("", "0.0.0.0", "::")
+_PLAIN_URL = re.compile(r"[a-z]+://[A-Za-z0-9.:/_~%?=&+@-]+")
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def _describe_container(container: Container) -> list[str]:
     urls = [url for route in container.routes for url in route.urls]
     unread = [route.router for route in container.routes if not route.is_parsed]
     if urls:
-        lines.append(f"  URLs: {', '.join(_escape(url) for url in urls)}")
+        lines.append(f"  URLs: {', '.join(map(_url, urls))}")
     if unread:
         lines.append(f"  Routes with unreadable rules: {', '.join(map(_code, unread))}")
     if container.ports:
@@ -239,6 +241,12 @@ def _port(port: PublishedPort) -> str:
         address = f"[{address}]"
     prefix = f"{address}:" if address else ""
     return f"`{prefix}{port.host_port}→{port.container_port}/{port.protocol}`"
+
+
+def _url(url: str) -> str:
+    # Plain URLs stay clickable; anything odd (a regexp from HostRegexp, spaces)
+    # is shown as code rather than escaped into a broken link.
+    return url if _PLAIN_URL.fullmatch(url) else _code(url)
 
 
 def _plural(count: int, noun: str) -> str:
