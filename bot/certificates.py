@@ -51,6 +51,11 @@ BLOCKING_STATES: frozenset[str] = frozenset(
         "unreadable",
     }
 )
+# From least to most pressing, for picking the one mark to show per host.
+_STATE_ORDER: tuple[str, ...] = (
+    "ok", "warning", "not-yet-valid", "unreadable", "unreachable", "untrusted",
+    "wrong-host", "handshake-refused", "expired",
+)
 SETTINGS_KEY_BY_KIND: dict[str, str] = {"client": "cert", "ca": "ca_cert"}
 DEFAULT_TLS_PORT = 2376
 _TLS_SCHEMES = ("tcp", "https")
@@ -91,6 +96,8 @@ def check_certificates(
     A certificate with fewer than ``warn_within_days`` left is a "warning".
     """
     now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:  # certificate times are UTC; a naive time is read so
+        now = now.replace(tzinfo=timezone.utc)
     tls_hosts = [host for host in hosts if host.has_tls]
     if not tls_hosts:
         return []
@@ -102,18 +109,35 @@ def check_certificates(
         return [status for statuses in results for status in statuses]
 
 
-def certs_exit_status(statuses: list[CertificateStatus], smallest_threshold: int) -> int:
+def certs_exit_status(
+    statuses: list[CertificateStatus], smallest_threshold: int
+) -> int:
     """Exit status for ``graphbot certs``: 1 when any certificate needs action now.
 
-    That is one expired, one with at most ``smallest_threshold`` days left, or
-    one that cannot be read or used; otherwise 0.
+    That is one expired, one with fewer than ``smallest_threshold`` days left,
+    or one that cannot be read or used; otherwise 0.
     """
     for status in statuses:
         if status.is_blocking:
             return 1
-        if status.days_left is not None and status.days_left <= smallest_threshold:
+        if status.days_left is not None and status.days_left < smallest_threshold:
             return 1
     return 0
+
+
+def worst_by_host(statuses: list[CertificateStatus]) -> dict[str, CertificateStatus]:
+    """The most pressing certificate of each host, for marks in posts and status."""
+    worst: dict[str, CertificateStatus] = {}
+    for status in statuses:
+        current = worst.get(status.host)
+        if current is None or _urgency(status) > _urgency(current):
+            worst[status.host] = status
+    return worst
+
+
+def _urgency(status: CertificateStatus) -> tuple[int, int]:
+    days_left = status.days_left if status.days_left is not None else 1 << 30
+    return (_STATE_ORDER.index(status.status), -days_left)
 
 
 def _check_host_safely(
@@ -218,6 +242,7 @@ def _check_server(
     if status.status in ("expired", "not-yet-valid"):
         return status
     hostname = _url_host(host.url)
+    # Without a readable CA file trust cannot be judged; the CA row says why.
     if ca_certificates and not _is_issued_by(certificate, ca_certificates):
         return status.model_copy(
             update={"status": "untrusted", "problem": _untrusted_problem(host)}
@@ -256,7 +281,7 @@ def _fetch_server_certificate(host: HostSettings) -> _Fetched:
     address = (parts.hostname, parts.port or DEFAULT_TLS_PORT)
     try:
         return _handshake(host, context, address)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return _Fetched(
             state="unreachable",
             problem=(
@@ -289,14 +314,12 @@ def _handshake(
         server_name = None if _is_ip(hostname) else hostname
         with context.wrap_socket(raw, server_hostname=server_name) as tls:
             certificate = tls.getpeercert(binary_form=True)
-            refusal = _ping(host, tls, hostname)
-    if refusal is not None:
-        return _Fetched(certificate=certificate, state="handshake-refused", problem=refusal)
-    return _Fetched(certificate=certificate)
+            answer = _ping(host, tls, hostname)
+    return answer.model_copy(update={"certificate": certificate})
 
 
-def _ping(host: HostSettings, tls: ssl.SSLSocket, hostname: str) -> str | None:
-    """Return why the daemon refused us, or None when it answered."""
+def _ping(host: HostSettings, tls: ssl.SSLSocket, hostname: str) -> _Fetched:
+    """Learn whether the daemon accepted us; ``state`` stays None when it did."""
     # With TLS 1.3 the daemon judges our client certificate after the client
     # has finished its half of the handshake, so a refusal only shows on the
     # first read: one harmless GET is needed to see it.
@@ -305,15 +328,27 @@ def _ping(host: HostSettings, tls: ssl.SSLSocket, hostname: str) -> str | None:
         tls.sendall(request.encode("ascii"))
         answer = tls.recv(16)
     except ssl.SSLError as exc:
-        return _refused_problem(host, exc)
+        return _Fetched(state="handshake-refused", problem=_refused_problem(host, exc))
+    except TimeoutError:
+        return _Fetched(
+            state="unreachable",
+            problem=(
+                f'The daemon of host "{host.name}" completed the TLS handshake but '
+                f"did not answer within {host.timeout_seconds:g} seconds; check "
+                "that it is not overloaded or stuck."
+            ),
+        )
     except (ConnectionResetError, BrokenPipeError):
         answer = b""
     if answer.startswith(b"HTTP/"):
-        return None
-    return (
-        f'The daemon of host "{host.name}" closed the TLS connection without '
-        "answering; it probably does not accept our client certificate. Check "
-        "that `cert` is signed by the CA the daemon trusts (--tlscacert)."
+        return _Fetched()
+    return _Fetched(
+        state="handshake-refused",
+        problem=(
+            f'The daemon of host "{host.name}" closed the TLS connection without '
+            "answering; it probably does not accept our client certificate. Check "
+            "that `cert` is signed by the CA the daemon trusts (--tlscacert)."
+        ),
     )
 
 
@@ -334,7 +369,8 @@ def _describe(
     state: CertificateState = "ok"
     problem = ""
     if now < certificate.not_valid_before_utc:
-        state, problem = "not-yet-valid", _not_yet_valid_problem(host, kind, certificate)
+        state = "not-yet-valid"
+        problem = _not_yet_valid_problem(host, kind, certificate)
     elif now >= not_after:
         state, problem = "expired", _expired_problem(host, kind, not_after)
     elif days_left < warn_within_days:

@@ -1,8 +1,8 @@
 """The graphbot command: subcommands, exit codes and logging set-up.
 
 Exit status: 0 when everything worked, 1 when a host could not be collected (or
-a certificate needs attention, for ``certs``), 2 when the settings or the
-command line cannot be used.
+a certificate needs attention, for ``certs``), 2 when the settings, the
+command line or a snapshot file given to ``--from`` cannot be used.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.errors import GraphbotError, InvalidSettings
+from bot.errors import GraphbotError, InvalidSettings, SnapshotUnreadable
 from bot.settings import Settings, is_explicit, load_settings
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.model_copy(update={"output_dir": args.output})
         _configure_logging("DEBUG" if args.verbose else settings.log_level)
         return args.handler(args, settings, settings_path)
-    except InvalidSettings as exc:
+    except (InvalidSettings, SnapshotUnreadable) as exc:
         print(f"graphbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except GraphbotError as exc:
@@ -155,12 +155,10 @@ def _certs(args: argparse.Namespace, settings: Settings, path: Path | None) -> i
     from bot.certificates import check_certificates, certs_exit_status
     from renderers.certificates import certificate_table
 
-    statuses = check_certificates(settings.hosts)
-    if not statuses:
-        print("No host uses TLS, so there is no certificate to check.")
-        return EXIT_OK
+    warn_days = settings.certificates.warn_days
+    statuses = check_certificates(settings.hosts, warn_within_days=max(warn_days))
     print(certificate_table(statuses))
-    return certs_exit_status(statuses, min(settings.certificates.warn_days))
+    return certs_exit_status(statuses, min(warn_days))
 
 
 def _configure_logging(level: str) -> None:

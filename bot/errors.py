@@ -8,6 +8,7 @@ terminal: what failed, why in the user's words, and what to do next.
     ├── HostNotCollected       one host could not be read; the others go on
     │   ├── HostUnreachable    refused, timed out, name unknown
     │   └── CertificateProblem expired, wrong host name, handshake refused
+    ├── SnapshotUnreadable     a saved inventory.json cannot be read
     ├── ChatUnavailable        Mattermost cannot be reached or refuses us
     └── UnknownCommand         chat text that names no command
 
@@ -41,6 +42,10 @@ class HostUnreachable(HostNotCollected):
 
 class CertificateProblem(HostNotCollected):
     """The TLS connection failed because of a certificate."""
+
+
+class SnapshotUnreadable(GraphbotError):
+    """A saved inventory snapshot cannot be read."""
 
 
 class ChatUnavailable(GraphbotError):

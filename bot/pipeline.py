@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.collector import collect_fleet
-from bot.errors import GraphbotError
+from bot.errors import SnapshotUnreadable
 from bot.model import Snapshot
 from bot.privacy import apply_privacy
 from bot.settings import Settings
@@ -25,10 +25,6 @@ from renderers.publish import RenderOptions, write_pictures
 log = logging.getLogger(__name__)
 
 INVENTORY_FILE = "inventory.json"
-
-
-class SnapshotUnreadable(GraphbotError):
-    """A saved inventory snapshot cannot be read."""
 
 
 @dataclass(frozen=True)

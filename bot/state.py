@@ -94,7 +94,9 @@ class State(_Record):
         """When the scheduled ``job`` last posted, if ever."""
         return self.job_posted_at.get(job)
 
-    def has_sent_certificate_warning(self, fingerprint: str, threshold_days: int) -> bool:
+    def has_sent_certificate_warning(
+        self, fingerprint: str, threshold_days: int
+    ) -> bool:
         """Tell whether this threshold was already announced for this certificate."""
         return any(
             sent.fingerprint == fingerprint and sent.threshold_days == threshold_days
@@ -120,9 +122,11 @@ class State(_Record):
         )
 
     def last_success_by_host(self) -> dict[str, datetime | None]:
+        """When each known host was last collected, None if never."""
         return {name: record.last_success_at for name, record in self.hosts.items()}
 
     def last_error_by_host(self) -> dict[str, str]:
+        """The last failure reason of each known host, "" if none."""
         return {name: record.last_error for name, record in self.hosts.items()}
 
     def _host(self, host: str, at: datetime) -> HostRecord:
@@ -141,7 +145,7 @@ def load_state(data_dir: Path) -> State:
     """Read the state, or start fresh when it is missing, unreadable or corrupt."""
     path = state_path(data_dir)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         log.debug("No state file at %s yet; starting with an empty state", path)
         return State()
@@ -153,8 +157,8 @@ def load_state(data_dir: Path) -> State:
         )
         return State()
     try:
-        return State.model_validate(json.loads(text))
-    except (ValueError, ValidationError):
+        return State.model_validate(json.loads(data.decode("utf-8")))
+    except (ValueError, ValidationError):  # bad UTF-8 and bad JSON are ValueErrors
         aside = _set_aside(path)
         log.warning(
             "The state file %s is corrupt; it was moved to %s and graphbot starts "
@@ -226,6 +230,8 @@ def _set_aside(path: Path) -> Path:
     try:
         os.replace(path, aside)
     except OSError as exc:
-        log.warning("The corrupt state file could not be moved aside (%s)", exc.strerror)
+        log.warning(
+            "The corrupt state file could not be moved aside (%s)", exc.strerror
+        )
         return path
     return aside

@@ -12,8 +12,6 @@ from datetime import datetime, tzinfo
 
 from bot.model import Container, HostFailure, HostInventory, PublishedPort, Snapshot
 
-# Mattermost refuses a post longer than this many characters (HTTP 400).
-POST_LIMIT_CHARACTERS = 16_383
 _EVERY_ADDRESS = ("", "0.0.0.0", "::")
 _PLAIN_URL = re.compile(r"[a-z]+://[A-Za-z0-9.:/_~%?=&+@-]+")
 
@@ -159,27 +157,6 @@ def render_help(bot_name: str = "graphbot") -> str:
     )
 
 
-def split_message(text: str, limit: int = POST_LIMIT_CHARACTERS) -> list[str]:
-    """Cut a long answer at line ends into pieces that each fit one post."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # one huge line: cut it hard
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            candidate = line
-        current = candidate
-    if current or not pieces:
-        pieces.append(current)
-    return pieces
-
-
 def _describe_container(container: Container) -> list[str]:
     health = f", {container.health}" if container.health else ""
     lines = [
@@ -260,7 +237,8 @@ def _quote(term: str) -> str:
 def _code(text: str) -> str:
     # A code span cannot hold a backtick; names from Docker never contain one,
     # but labels and terms typed in chat might.
-    return f"`{text.replace('`', "'")}`"
+    safe = text.replace("`", "'")
+    return f"`{safe}`"
 
 
 def _escape(text: str) -> str:

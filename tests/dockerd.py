@@ -14,11 +14,13 @@ import fcntl
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,10 +159,6 @@ class Daemon:
         if self.tls is not None and self.tcp_port is not None:
             return f"tcp://127.0.0.1:{self.tcp_port}"
         return self.unix_url
-
-    @property
-    def bridge_prefix(self) -> str:
-        return f"gb{self.slot.number if self.slot else 0}"
 
     def host_settings(self, name: str | None = None, **overrides: object) -> HostSettings:
         """HostSettings that point graphbot at this daemon."""
@@ -304,8 +302,11 @@ class Daemon:
             self.process.wait(timeout=10)
 
 
-def import_busybox(daemon: Daemon, reference: str) -> str:
-    """``docker import`` a rootfs holding only a static busybox, as ``reference``."""
+def import_busybox(daemon: Daemon, reference: str, *, label: str = "") -> str:
+    """``docker import`` a rootfs holding only a static busybox, as ``reference``.
+
+    A ``label`` gives the image a config, hence an id, of its own.
+    """
     with tempfile.TemporaryDirectory(dir=daemon.root) as work:
         rootfs = Path(work) / "rootfs"
         (rootfs / "bin").mkdir(parents=True)
@@ -316,9 +317,10 @@ def import_busybox(daemon: Daemon, reference: str) -> str:
             (rootfs / directory).mkdir(parents=True, exist_ok=True)
         tarball = Path(work) / "rootfs.tar"
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
-        result = daemon.docker(
-            "import", "--change", 'CMD ["/bin/sh"]', str(tarball), reference
-        )
+        changes = ["--change", 'CMD ["/bin/sh"]']
+        if label:
+            changes += ["--change", f"LABEL variant={label}"]
+        result = daemon.docker("import", *changes, str(tarball), reference)
     return result.stdout.strip()
 
 
@@ -333,3 +335,72 @@ def _unmount_under(root: Path) -> None:
         decoded = target.encode().decode("unicode_escape")
         if decoded.startswith(str(root) + "/"):
             subprocess.run(["umount", "-l", decoded], capture_output=True, check=False)
+
+
+_REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP/1\.[01]\r\n")
+
+
+class CountingProxy:
+    """A unix-socket proxy in front of a daemon that records each HTTP request."""
+
+    def __init__(self, upstream: Path, directory: Path) -> None:
+        self.upstream = upstream
+        self.path = directory / f"proxy-{os.getpid()}-{id(self):x}.sock"
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._server.bind(str(self.path))
+        self._server.listen(16)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.path}"
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(str(self.upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False),
+                             daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, is_request: bool) -> None:
+        pending = b""
+        try:
+            while data := source.recv(65536):
+                if is_request:
+                    pending = self._record(pending + data)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _record(self, buffer: bytes) -> bytes:
+        # Requests from the collector are GETs without a body, so every request
+        # line in the stream starts a new request.
+        last_end = 0
+        for match in _REQUEST_LINE.finditer(buffer):
+            with self._lock:
+                self.requests.append((match[1].decode(), match[2].decode()))
+            last_end = match.end()
+        return buffer[last_end:][-4096:]
+
+    def close(self) -> None:
+        self._server.close()
+        self.path.unlink(missing_ok=True)

@@ -1,0 +1,354 @@
+"""``graphbot run``: the chat client, the schedule and the commands, wired together.
+
+Answers mentions and direct messages in their thread, makes the daily post,
+keeps the inventory for ``where`` fresh, posts certificate and stale-host
+alerts, and stops cleanly on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot import alerts, pipeline
+from bot.certificates import check_certificates
+from bot.commands import Asker, Knowledge, Reply, answer, parse
+from bot.errors import GraphbotError, UnknownCommand
+from bot.mattermost import ChatClient, IncomingMessage
+from bot.model import Inventory, Snapshot
+from bot.pipeline import RenderResult
+from bot.privacy import apply_privacy
+from bot.scheduler import CERTIFICATE_CHECK, DAILY_POST, REFRESH, JobScheduler
+from bot.settings import Settings
+from bot.state import load_state, updating_state
+from renderers.certificates import certificate_table
+from renderers.text import HostStatus, render_summary
+
+log = logging.getLogger(__name__)
+
+RenderFunction = Callable[[list[str] | None], RenderResult]
+
+
+class SharedRender:
+    """One render at a time per set of hosts; a second asker joins the running one."""
+
+    def __init__(self, render: RenderFunction) -> None:
+        self._render = render
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, ...], Future[RenderResult]] = {}
+        self.started_count = 0
+
+    def is_running(self, hosts: list[str] | None) -> bool:
+        """Tell whether a render that covers ``hosts`` is running now."""
+        with self._lock:
+            return self._find(_key(hosts)) is not None
+
+    def run(self, hosts: list[str] | None) -> RenderResult:
+        """Render ``hosts`` (None: the fleet), or wait for a running render of them."""
+        key = _key(hosts)
+        with self._lock:
+            future = self._find(key)
+            is_owner = future is None
+            if future is None:
+                future = Future()
+                self._running[key] = future
+                self.started_count += 1
+        if is_owner:
+            try:
+                future.set_result(self._render(hosts))
+            except BaseException as exc:  # handed to every asker, then re-raised
+                future.set_exception(exc)
+            finally:
+                with self._lock:
+                    del self._running[key]
+        return future.result()
+
+    def _find(self, key: tuple[str, ...]) -> Future[RenderResult] | None:
+        # A render of the whole fleet (the empty key) answers any request.
+        return self._running.get(key) or self._running.get(())
+
+
+class Service:
+    """The running bot: answers commands and runs the scheduled jobs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        chat: ChatClient,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.chat = chat
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._zone = ZoneInfo(settings.schedule.timezone)
+        self._latest: Snapshot | None = _saved_snapshot(settings.output_dir)
+        self._latest_lock = threading.Lock()
+        self._channel_names_by_id: dict[str, str] = {}
+        self.renders = SharedRender(self._render)
+        self.scheduler = JobScheduler(
+            settings.schedule,
+            settings.data_dir,
+            {
+                DAILY_POST: self.daily_post,
+                REFRESH: self.refresh,
+                CERTIFICATE_CHECK: self.certificate_check,
+            },
+            clock=self._clock,
+        )
+
+    def start(self) -> None:
+        """Connect to Mattermost, listen, and start the schedule.
+
+        Raises:
+            ChatUnavailable: the server cannot be reached or refuses the bot.
+        """
+        self.chat.connect()
+        self._channel_names_by_id = self._allowed_channel_ids()
+        self.chat.listen(self.handle)
+        self.scheduler.start()
+        log.info(
+            "graphbot is running for %d hosts of %s",
+            len(self.settings.hosts), self.settings.organization,
+        )
+
+    def stop(self) -> None:
+        """Stop the schedule and the chat connection."""
+        self.scheduler.stop()
+        self.chat.close()
+        log.info("graphbot stopped")
+
+    # Commands
+
+    def handle(self, message: IncomingMessage) -> None:
+        """Answer one message addressed to the bot, in its thread."""
+        if message.user_id == self.chat.bot_user_id:
+            return
+        started = time.monotonic()
+        name = "unknown"
+        try:
+            command = parse(message.text, self.chat.bot_user_name or "graphbot")
+            name = command.name
+            reply = answer(command, self._asker(message), self._knowledge())
+            self._send(message, reply)
+        except UnknownCommand as exc:
+            self._reply(message, str(exc))
+        except GraphbotError as exc:
+            log.warning("Command %s for @%s failed: %s", name, message.user_name, exc)
+            self._reply_safely(message, str(exc))
+        except Exception:
+            log.exception("Command %s for @%s failed", name, message.user_name)
+            self._reply_safely(
+                message,
+                f"Sorry, `{name}` failed on my side; the details are in the bot's "
+                "log. Try again, or ask whoever runs graphbot.",
+            )
+        log.info(
+            "Command %s for @%s answered in %.1f s",
+            name, message.user_name, time.monotonic() - started,
+        )
+
+    def _send(self, message: IncomingMessage, reply: Reply) -> None:
+        text = reply.text
+        if reply.wants_render is not None and self.renders.is_running(
+            reply.wants_render or None
+        ):
+            text = "A render is already running; its pictures follow here as well."
+        self._reply(message, text, reply.files)
+        if reply.wants_render is not None:
+            result = self.renders.run(reply.wants_render or None)
+            self._reply(message, self._result_text(result), pictures(result.files))
+
+    def _reply(
+        self, message: IncomingMessage, text: str, files: Sequence[Path] = ()
+    ) -> None:
+        self.chat.post(message.channel_id, text, files, root_id=message.thread_id)
+
+    def _reply_safely(self, message: IncomingMessage, text: str) -> None:
+        try:
+            self._reply(message, text)
+        except GraphbotError as exc:
+            log.warning("The answer to %s could not be posted: %s", message.post_id, exc)
+
+    def _asker(self, message: IncomingMessage) -> Asker:
+        return Asker(
+            user_name=message.user_name,
+            user_id=message.user_id,
+            channel_id=message.channel_id,
+            channel_name=self._channel_names_by_id.get(message.channel_id, ""),
+            is_direct=message.is_direct,
+        )
+
+    def _knowledge(self) -> Knowledge:
+        with self._latest_lock:
+            snapshot = self._latest
+        return Knowledge(
+            settings=self.settings,
+            snapshot=snapshot,
+            now=self._clock(),
+            load_statuses=self.host_statuses,
+            load_certificates=self.certificate_answer,
+            bot_name=self.chat.bot_user_name or "graphbot",
+        )
+
+    def host_statuses(self) -> list[HostStatus]:
+        """Each configured host with its last success and last error, from state."""
+        records = load_state(self.settings.data_dir).hosts
+        statuses = []
+        for host in self.settings.hosts:
+            record = records.get(host.name)
+            if record is None:
+                statuses.append(HostStatus(host.name))
+                continue
+            statuses.append(
+                HostStatus(
+                    host.name, record.last_success_at, record.last_error,
+                    record.last_error_at,
+                )
+            )
+        return statuses
+
+    def certificate_answer(self) -> str:
+        """The certificate table for the ``certs`` command."""
+        warn_days = self.settings.certificates.warn_days
+        statuses = check_certificates(self.settings.hosts, warn_within_days=max(warn_days))
+        return certificate_table(statuses)
+
+    # Jobs
+
+    def daily_post(self) -> None:
+        """Collect, render and post the summary with every picture to the channel."""
+        result = self.renders.run(None)
+        self.chat.post(
+            self.chat.channel_id, self._result_text(result), pictures(result.files)
+        )
+        log.info("Daily post made with %d pictures", len(pictures(result.files)))
+
+    def refresh(self) -> None:
+        """Collect the fleet for ``where``; nothing is drawn or posted."""
+        snapshot = pipeline.collect_snapshot(self.settings)
+        self._remember(snapshot)
+
+    def certificate_check(self) -> None:
+        """Post certificate warnings and stale-host alerts not yet announced."""
+        now = self._clock()
+        settings = self.settings.certificates
+        statuses = check_certificates(
+            self.settings.hosts, now=now, warn_within_days=max(settings.warn_days)
+        )
+        state = load_state(self.settings.data_dir)
+        found = alerts.certificate_warnings(statuses, settings.warn_days, state)
+        found += alerts.stale_hosts(
+            state.last_success_by_host(), state.last_error_by_host(), now,
+            timedelta(hours=settings.stale_after_hours), state,
+        )
+        posted = []
+        try:
+            for alert in found:
+                self.chat.post(self.chat.channel_id, alert.text)
+                posted.append(alert)
+                log.info("Posted a %s alert about %s", alert.kind, alert.host)
+        finally:
+            with updating_state(self.settings.data_dir) as fresh:
+                alerts.record_sent(fresh, posted, now)
+
+    # Rendering
+
+    def _render(self, hosts: list[str] | None) -> RenderResult:
+        snapshot = pipeline.collect_snapshot(self.settings, hosts)
+        self._remember(snapshot)
+        settings = self.settings
+        if hosts is not None:
+            # A render of some hosts must not replace the fleet's published files.
+            folder = settings.data_dir / "render-now"
+            settings = settings.model_copy(update={"output_dir": folder})
+        return pipeline.publish(snapshot, settings)
+
+    def _remember(self, snapshot: Snapshot) -> None:
+        inventory = snapshot.inventory
+        public = apply_privacy(inventory, self.settings.hosts, self.settings.hide)
+        with self._latest_lock:
+            if self._latest is None or _covers(public, self._latest):
+                self._latest = snapshot.model_copy(update={"inventory": public})
+        with updating_state(self.settings.data_dir) as state:
+            for host in inventory.hosts:
+                state.record_success(host.host, host.collected_at)
+            for failure in inventory.failures:
+                state.record_failure(failure.host, failure.reason, failure.failed_at)
+
+    def _result_text(self, result: RenderResult) -> str:
+        return render_summary(result.snapshot, self._zone)
+
+    def _allowed_channel_ids(self) -> dict[str, str]:
+        names_by_id = {}
+        for name in self.settings.mattermost.render_allowed_channels:
+            try:
+                names_by_id[self.chat.channel_id_by_name(name.lstrip("~"))] = name
+            except GraphbotError as exc:
+                log.warning("mattermost.render_allowed_channels: %s", exc)
+        return names_by_id
+
+
+def pictures(files: list[Path]) -> list[Path]:
+    """The PNG files of a render, merged picture first and legend last."""
+    pngs = [path for path in files if path.suffix.lower() == ".png"]
+
+    def order(path: Path) -> tuple[int, str]:
+        name = path.stem.lower()
+        if "legend" in name:
+            return (2, name)
+        return (0 if "merged" in name or "fleet" in name else 1, name)
+
+    return sorted(pngs, key=order)
+
+
+def run(settings: Settings) -> int:
+    """Run the bot until SIGTERM or SIGINT; return the exit status.
+
+    Raises:
+        ChatUnavailable: Mattermost cannot be reached or refuses the bot at start.
+    """
+    stopping = threading.Event()
+
+    def request_stop(signal_number: int, frame: object) -> None:
+        log.info("Stopping on %s", signal.Signals(signal_number).name)
+        stopping.set()
+
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, request_stop)
+    service = Service(settings, ChatClient(settings.mattermost))
+    try:
+        service.start()
+        stopping.wait()
+    finally:
+        service.stop()
+    return 0
+
+
+def _saved_snapshot(output_dir: Path) -> Snapshot | None:
+    # Until the first refresh, where-answers come from the last published
+    # inventory (already filtered for publication), if there is one.
+    path = output_dir / pipeline.INVENTORY_FILE
+    if not path.is_file():
+        return None
+    try:
+        return pipeline.load_snapshot(path)
+    except GraphbotError as exc:
+        log.warning("The saved inventory is not used for where-answers: %s", exc)
+        return None
+
+
+def _covers(new: Inventory, old: Snapshot) -> bool:
+    # A render of some hosts must not shrink what where-answers search.
+    return set(new.host_names) >= set(old.inventory.host_names)
+
+
+def _key(hosts: list[str] | None) -> tuple[str, ...]:
+    return tuple(sorted(set(hosts))) if hosts else ()
