@@ -76,7 +76,9 @@ def collect_fleet(hosts: list[HostSettings], organization: str) -> Inventory:
     return Inventory(organization=organization, hosts=collected, failures=failures)
 
 
-def _outcome(host: HostSettings, future: Future[HostInventory]) -> HostInventory | HostFailure:
+def _outcome(
+    host: HostSettings, future: Future[HostInventory]
+) -> HostInventory | HostFailure:
     # Each request has the host's timeout; this bounds a host that trickles.
     deadline = host.timeout_seconds * (REQUESTS_PER_HOST + 1)
     wait([future], timeout=deadline)
@@ -206,14 +208,14 @@ def _translate(exc: BaseException, host: HostSettings) -> HostNotCollected | Non
         return CertificateProblem(host.name, (
             "the TLS files cannot be used (" + str(exc).rstrip(".") + "). "
             "Fix ca_cert, cert and key."), kind="tls-files")
-    if _is_tls_failure(exc, text):
-        return _certificate_problem(host, text)
     if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text:
         return HostUnreachable(host.name, (
             f"the engine at {host.url} did not answer within "
             f"{host.timeout_seconds:g} seconds. Check that the host is up and no "
             "firewall drops the connection, or raise timeout_seconds."),
             kind="timeout")
+    if _is_tls_failure(exc, text):
+        return _certificate_problem(host, text)
     if isinstance(exc, (requests.exceptions.ConnectionError, OSError,
                         docker.errors.DockerException)):
         return HostUnreachable(host.name, _unreachable_reason(host, text),
@@ -439,6 +441,9 @@ def _attachments(raw: dict[str, Any]) -> list[NetworkAttachment]:
         if name == "none":
             continue  # --network none: no network to draw.
         endpoint = endpoint or {}
+        # Engines up to API 1.43 leave Aliases empty in the list (only inspect
+        # has them), so their aliases are not shown; the docker CLI's own
+        # short-id alias is dropped as noise.
         short_id = raw["Id"][:12]
         aliases = [a for a in endpoint.get("Aliases") or [] if a != short_id]
         attachments.append(NetworkAttachment(

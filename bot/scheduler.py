@@ -90,7 +90,8 @@ class JobScheduler:
             )
         self._scheduler.add_job(
             self._execute, IntervalTrigger(minutes=self._schedule.refresh_minutes),
-            args=[REFRESH], id=REFRESH, name=REFRESH, next_run_time=datetime.now(self._zone),
+            args=[REFRESH], id=REFRESH, name=REFRESH,
+            next_run_time=datetime.now(self._zone),
         )
         self._scheduler.start()
         due = self.due_jobs()

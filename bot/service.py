@@ -92,7 +92,7 @@ class Service:
         self._latest: Snapshot | None = _saved_snapshot(settings.output_dir)
         self._latest_lock = threading.Lock()
         self._channel_names_by_id: dict[str, str] = {}
-        self.renders = SharedRender(self._render)
+        self.renders = SharedRender(self.render)
         self.scheduler = JobScheduler(
             settings.schedule,
             settings.data_dir,
@@ -118,6 +118,12 @@ class Service:
             "graphbot is running for %d hosts of %s",
             len(self.settings.hosts), self.settings.organization,
         )
+
+    @property
+    def latest(self) -> Snapshot | None:
+        """The inventory where-answers come from, filtered for publication."""
+        with self._latest_lock:
+            return self._latest
 
     def stop(self) -> None:
         """Stop the schedule and the chat connection."""
@@ -175,7 +181,9 @@ class Service:
         try:
             self._reply(message, text)
         except GraphbotError as exc:
-            log.warning("The answer to %s could not be posted: %s", message.post_id, exc)
+            log.warning(
+                "The answer to %s could not be posted: %s", message.post_id, exc
+            )
 
     def _asker(self, message: IncomingMessage) -> Asker:
         return Asker(
@@ -187,11 +195,9 @@ class Service:
         )
 
     def _knowledge(self) -> Knowledge:
-        with self._latest_lock:
-            snapshot = self._latest
         return Knowledge(
             settings=self.settings,
-            snapshot=snapshot,
+            snapshot=self.latest,
             now=self._clock(),
             load_statuses=self.host_statuses,
             load_certificates=self.certificate_answer,
@@ -218,7 +224,9 @@ class Service:
     def certificate_answer(self) -> str:
         """The certificate table for the ``certs`` command."""
         warn_days = self.settings.certificates.warn_days
-        statuses = check_certificates(self.settings.hosts, warn_within_days=max(warn_days))
+        statuses = check_certificates(
+            self.settings.hosts, warn_within_days=max(warn_days)
+        )
         return certificate_table(statuses)
 
     # Jobs
@@ -261,7 +269,8 @@ class Service:
 
     # Rendering
 
-    def _render(self, hosts: list[str] | None) -> RenderResult:
+    def render(self, hosts: list[str] | None) -> RenderResult:
+        """Collect ``hosts`` (None: the fleet) and write their pictures."""
         snapshot = pipeline.collect_snapshot(self.settings, hosts)
         self._remember(snapshot)
         settings = self.settings

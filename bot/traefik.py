@@ -194,7 +194,8 @@ def _v1_routes(labels: dict[str, str], default_port: int | None) -> list[Route]:
     for key, value in labels.items():
         match = _V1_KEY.match(key)
         if match and (match["segment"] or "").lower() not in _NOT_V1_SEGMENTS:
-            by_segment.setdefault(match["segment"] or "", {})[match["key"].lower()] = value
+            segment = by_segment.setdefault(match["segment"] or "", {})
+            segment[match["key"].lower()] = value
     base_port = _port(by_segment.get("", {}).get("port")) or default_port
     routes = []
     for segment, values in sorted(by_segment.items()):

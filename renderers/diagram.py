@@ -184,6 +184,11 @@ def host_graph(
     return painter.paint(row_width_points)
 
 
+def default_row_width(host: HostInventory, options: RenderOptions) -> float:
+    """The row width ``host_graph`` uses when none is given, in points."""
+    return _HostPainter(host, options, "h").default_row_width()
+
+
 def failure_graph(
     failure: HostFailure, options: RenderOptions, prefix: str
 ) -> graphviz.Digraph:
@@ -256,6 +261,11 @@ class _HostPainter:
         if (kind, key) not in self.ids:
             self.ids[(kind, key)] = f"{self.prefix}{kind}{len(self.ids)}"
         return self.ids[(kind, key)]
+
+    def default_row_width(self) -> float:
+        owners = self._owners()
+        sized = [self._sized_block(block, owners) for block in self.blocks]
+        return rows.default_row_width(sized, self.options.target_aspect)
 
     def paint(self, row_width_points: float | None) -> graphviz.Digraph:
         owners = self._owners()
@@ -541,7 +551,7 @@ class _HostPainter:
                 + "</TD></TR>"
             )
         table = (
-            f'<TABLE BORDER="2" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1" '
+            f'<TABLE BORDER="2" CELLBORDER="0" CELLSPACING="1" CELLPADDING="2" '
             f'COLOR="{colour}" BGCOLOR="white" STYLE="rounded">'
             + "".join(cells)
             + "</TABLE>"

@@ -114,7 +114,7 @@ def render_status(statuses: list[HostStatus], now: datetime, zone: tzinfo) -> st
 
 
 def render_summary(snapshot: Snapshot, zone: tzinfo) -> str:
-    """The daily post's table: per host, containers running and not, or why it failed."""
+    """The daily post's table: per host, containers running and not, or the failure."""
     inventory = snapshot.inventory
     hosts = sorted(inventory.hosts, key=lambda h: h.host)
     running = sum(c.state == "running" for h in hosts for c in h.containers)

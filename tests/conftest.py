@@ -105,7 +105,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 def _run(daemon: Daemon, name: str, image: str, *args: str,
          labels: dict[str, str] | None = None, command: tuple[str, ...] = (
              "sleep", "86400")) -> None:
-    label_args = [part for k, v in (labels or {}).items() for part in ("-l", f"{k}={v}")]
+    label_args = [
+        part for k, v in (labels or {}).items() for part in ("-l", f"{k}={v}")
+    ]
     daemon.docker("run", "-d", "--name", name, "-e", f"API_TOKEN={SECRET}",
                   *label_args, *args, image, *command)
 

@@ -160,7 +160,9 @@ class Daemon:
             return f"tcp://127.0.0.1:{self.tcp_port}"
         return self.unix_url
 
-    def host_settings(self, name: str | None = None, **overrides: object) -> HostSettings:
+    def host_settings(
+        self, name: str | None = None, **overrides: object
+    ) -> HostSettings:
         """HostSettings that point graphbot at this daemon."""
         values: dict[str, object] = {"name": name or self.name, "url": self.url}
         if self.tls is not None:
@@ -173,13 +175,14 @@ class Daemon:
 
     def _command(self) -> list[str]:
         exec_root = self.root / "x"
+        assert self.slot is not None
         command = [
             DOCKERD,
             f"--data-root={self.root / 'data'}",
             f"--exec-root={exec_root}",
             f"--pidfile={self.root / 'dockerd.pid'}",
             f"--host={self.unix_url}",
-            f"--default-address-pool=base={self.slot.pool_v4},size=24",  # type: ignore[union-attr]
+            f"--default-address-pool=base={self.slot.pool_v4},size=24",
             "--iptables=false",
             "--ip-masq=false",
             "--ip6tables=false",
@@ -251,7 +254,8 @@ class Daemon:
         )
         completed = subprocess.CompletedProcess(
             result.args, result.returncode,
-            result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace"),
+            result.stdout.decode(errors="replace"),
+            result.stderr.decode(errors="replace"),
         )
         if check and completed.returncode != 0:
             raise DaemonError(
@@ -337,7 +341,9 @@ def _unmount_under(root: Path) -> None:
             subprocess.run(["umount", "-l", decoded], capture_output=True, check=False)
 
 
-_REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP/1\.[01]\r\n")
+_REQUEST_LINE = re.compile(
+    rb"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\S+) HTTP/1\.[01]\r\n"
+)
 
 
 class CountingProxy:
@@ -375,7 +381,9 @@ class CountingProxy:
             threading.Thread(target=self._pump, args=(upstream, client, False),
                              daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket, is_request: bool) -> None:
+    def _pump(
+        self, source: socket.socket, sink: socket.socket, is_request: bool
+    ) -> None:
         pending = b""
         try:
             while data := source.recv(65536):

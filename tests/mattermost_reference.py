@@ -1,4 +1,4 @@
-"""The official Mattermost API v4 reference, as a checker for requests a test server sees.
+"""The official Mattermost API v4 reference, checking requests a test server sees.
 
 Reads the OpenAPI YAML in ``/work/shared/reference/mattermost-api-v4`` (one file per
 tag, paths spread over them, schemas in ``definitions.yaml``) and tells whether a
@@ -131,7 +131,9 @@ class ApiReference:
             problems.append(f"{where} allows at most {schema['maxItems']} items")
         return problems
 
-    def _check_object(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
+    def _check_object(
+        self, schema: dict[str, Any], value: Any, where: str
+    ) -> list[str]:
         if not isinstance(value, dict):
             return [f"{where} must be an object"]
         properties = schema.get("properties", {})
@@ -153,7 +155,11 @@ class ApiReference:
         while "$ref" in schema:
             schema = self._component(schema["$ref"])
         if "allOf" in schema:
-            merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+            merged: dict[str, Any] = {
+                "type": "object",
+                "properties": {},
+                "required": [],
+            }
             for part in schema["allOf"]:
                 part = self.resolve(part)
                 merged["properties"].update(part.get("properties", {}))

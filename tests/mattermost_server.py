@@ -1,8 +1,9 @@
 """A Mattermost-compatible test server: REST API v4 and its WebSocket, on one port.
 
-Every request is checked against the official API reference (tests.mattermost_reference);
-anything the reference does not define is refused (501, or 400 for a bad body) and
-recorded in ``violations``, which the fixture asserts empty. The server enforces the
+Every request is checked against the official API reference
+(tests.mattermost_reference); anything the reference does not define is refused
+(501, or 400 for a bad body) and recorded in ``violations``, which the fixture
+asserts empty. The server enforces the
 real server's limits: message length, files per post, file size and image pixels.
 It runs its own asyncio loop in a thread, so synchronous tests can drive it.
 """
@@ -18,11 +19,12 @@ import ssl
 import struct
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.mattermost_reference import ApiReference, load_reference
 
@@ -45,10 +47,18 @@ class User:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "username": self.username, "email": "",
-            "first_name": "", "last_name": "", "nickname": "",
-            "roles": "system_user", "is_bot": self.is_bot, "locale": "en",
-            "create_at": 0, "update_at": 0, "delete_at": 0,
+            "id": self.id,
+            "username": self.username,
+            "email": "",
+            "first_name": "",
+            "last_name": "",
+            "nickname": "",
+            "roles": "system_user",
+            "is_bot": self.is_bot,
+            "locale": "en",
+            "create_at": 0,
+            "update_at": 0,
+            "delete_at": 0,
         }
 
 
@@ -74,11 +84,19 @@ class StoredFile:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "user_id": self.user_id, "post_id": self.post_id,
-            "channel_id": self.channel_id, "name": self.name,
-            "extension": Path(self.name).suffix.lstrip("."), "size": len(self.data),
-            "mime_type": self.mime_type, "width": self.width, "height": self.height,
-            "has_preview_image": self.width > 0, "create_at": 0, "update_at": 0,
+            "id": self.id,
+            "user_id": self.user_id,
+            "post_id": self.post_id,
+            "channel_id": self.channel_id,
+            "name": self.name,
+            "extension": Path(self.name).suffix.lstrip("."),
+            "size": len(self.data),
+            "mime_type": self.mime_type,
+            "width": self.width,
+            "height": self.height,
+            "has_preview_image": self.width > 0,
+            "create_at": 0,
+            "update_at": 0,
             "delete_at": 0,
         }
 
@@ -99,7 +117,9 @@ class _Socket:
     user: User
     seq: itertools.count = field(default_factory=itertools.count)
 
-    async def send_event(self, event: str, data: dict[str, Any], channel_id: str = "") -> None:
+    async def send_event(
+        self, event: str, data: dict[str, Any], channel_id: str = ""
+    ) -> None:
         await self.ws.send_json(
             {
                 "event": event,
@@ -147,7 +167,7 @@ class MattermostServer:
         self._create_world(team_name, channel_names)
         self._routes = self._route_table()
 
-    # -- world ------------------------------------------------------------------
+    # -- world -----------------------------------------------------------------
 
     def _create_world(self, team_name: str, channel_names: tuple[str, ...]) -> None:
         self.users: dict[str, User] = {}
@@ -155,8 +175,13 @@ class MattermostServer:
         self.posts: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.team = {
-            "id": _new_id(), "name": team_name, "display_name": team_name.title(),
-            "type": "O", "create_at": 0, "update_at": 0, "delete_at": 0,
+            "id": _new_id(),
+            "name": team_name,
+            "display_name": team_name.title(),
+            "type": "O",
+            "create_at": 0,
+            "update_at": 0,
+            "delete_at": 0,
         }
         for name in channel_names:
             self._add_channel(name, "O", self.team["id"], members=None)
@@ -178,9 +203,17 @@ class MattermostServer:
         self, name: str, kind: str, team_id: str, members: set[str] | None
     ) -> dict[str, Any]:
         channel = {
-            "id": _new_id(), "name": name, "display_name": name.replace("-", " ").title(),
-            "type": kind, "team_id": team_id, "header": "", "purpose": "",
-            "create_at": 0, "update_at": 0, "delete_at": 0, "creator_id": "",
+            "id": _new_id(),
+            "name": name,
+            "display_name": name.replace("-", " ").title(),
+            "type": kind,
+            "team_id": team_id,
+            "header": "",
+            "purpose": "",
+            "create_at": 0,
+            "update_at": 0,
+            "delete_at": 0,
+            "creator_id": "",
             "_members": members,
         }
         self.channels[channel["id"]] = channel
@@ -206,7 +239,7 @@ class MattermostServer:
     def _is_member(self, user: User, channel: dict[str, Any]) -> bool:
         return channel["_members"] is None or user.id in channel["_members"]
 
-    # -- test helpers -------------------------------------------------------------
+    # -- test helpers ----------------------------------------------------------
 
     @property
     def url(self) -> str:
@@ -248,13 +281,13 @@ class MattermostServer:
         found, self.violations[:] = list(self.violations), []
         return found
 
-    # -- lifecycle ------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
         self._call(self._start())
 
     def stop(self) -> None:
-        """Close every WebSocket and stop listening; the data stays, like a real restart."""
+        """Close every WebSocket and stop listening; the data stays, as in a restart."""
         self._call(self._stop())
 
     def restart(self) -> None:
@@ -267,7 +300,9 @@ class MattermostServer:
         self._thread.join(timeout=10)
 
     def _call(self, coroutine: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(
+            timeout=30
+        )
 
     async def _start(self) -> None:
         app = web.Application(client_max_size=self.max_file_bytes + 1024 * 1024)
@@ -279,11 +314,14 @@ class MattermostServer:
         self._runner = web.AppRunner(root, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, "127.0.0.1", self._port, ssl_context=self._ssl,
+            self._runner,
+            "127.0.0.1",
+            self._port,
+            ssl_context=self._ssl,
             reuse_address=True,
         )
         await site.start()
-        self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._port = self._runner.addresses[0][1]
 
     async def _stop(self) -> None:
         for socket in list(self._sockets):
@@ -293,10 +331,10 @@ class MattermostServer:
             await self._runner.cleanup()
             self._runner = None
 
-    # -- request handling ---------------------------------------------------------------
+    # -- request handling ------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        path = request.path[len(self.sub_path):]
+        path = request.path[len(self.sub_path) :]
         self.requests_seen.append(f"{request.method} {path}")
         try:
             if path == "/api/v4/websocket" and request.method == "GET":
@@ -305,11 +343,18 @@ class MattermostServer:
         except ApiError as error:
             return _json(
                 error.status,
-                {"id": error.error_id, "message": error.message, "detailed_error": "",
-                 "request_id": _new_id(), "status_code": error.status},
+                {
+                    "id": error.error_id,
+                    "message": error.message,
+                    "detailed_error": "",
+                    "request_id": _new_id(),
+                    "status_code": error.status,
+                },
             )
         except Exception as exc:  # a bug in the test server fails the test, too
-            self.violations.append(f"{request.method} {path}: test server error {exc!r}")
+            self.violations.append(
+                f"{request.method} {path}: test server error {exc!r}"
+            )
             raise
 
     async def _answer(self, request: web.Request, path: str) -> web.Response:
@@ -320,11 +365,17 @@ class MattermostServer:
         if problems:
             self.violations += problems
             undefined = not self.reference.find(request.method, path)
-            raise ApiError(501 if undefined else 400, "test.reference", "; ".join(problems))
+            raise ApiError(
+                501 if undefined else 400, "test.reference", "; ".join(problems)
+            )
         handler, params, needs_auth = self._route(request.method, path)
         if handler is None:
-            self.violations.append(f"{request.method} {path}: not implemented by the test server")
-            raise ApiError(501, "test.not_implemented", "not implemented by the test server")
+            self.violations.append(
+                f"{request.method} {path}: not implemented by the test server"
+            )
+            raise ApiError(
+                501, "test.not_implemented", "not implemented by the test server"
+            )
         user = self._authenticate(request) if needs_auth else None
         status, payload = await handler(request, user, params, body)
         return _json(status, payload)
@@ -340,11 +391,19 @@ class MattermostServer:
 
     def _authenticate(self, request: web.Request) -> User:
         header = request.headers.get("Authorization", "")
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        token = (
+            header.removeprefix("Bearer ").strip()
+            if header.startswith("Bearer ")
+            else ""
+        )
         for user in self.users.values():
             if token and secrets.compare_digest(user.token, token):
                 return user
-        raise ApiError(401, "api.context.session_expired.app_error", "Invalid or expired session, please login again.")
+        raise ApiError(
+            401,
+            "api.context.session_expired.app_error",
+            "Invalid or expired session, please login again.",
+        )
 
     def _route_table(self) -> list[tuple[str, re.Pattern[str], Handler, bool]]:
         table = [
@@ -352,13 +411,26 @@ class MattermostServer:
             ("GET", "/api/v4/users/(?P<user_id>[^/]+)", self._get_user, True),
             ("GET", "/api/v4/teams/name/(?P<team>[^/]+)", self._get_team, True),
             ("GET", "/api/v4/teams/(?P<team>[^/]+)", self._get_team, True),
-            ("GET", "/api/v4/teams/name/(?P<team>[^/]+)/channels/name/(?P<name>[^/]+)",
-             self._get_channel_by_name, True),
-            ("GET", "/api/v4/teams/(?P<team>[^/]+)/channels/name/(?P<name>[^/]+)",
-             self._get_channel_by_name, True),
+            (
+                "GET",
+                "/api/v4/teams/name/(?P<team>[^/]+)/channels/name/(?P<name>[^/]+)",
+                self._get_channel_by_name,
+                True,
+            ),
+            (
+                "GET",
+                "/api/v4/teams/(?P<team>[^/]+)/channels/name/(?P<name>[^/]+)",
+                self._get_channel_by_name,
+                True,
+            ),
             ("GET", "/api/v4/channels/(?P<channel_id>[^/]+)", self._get_channel, True),
             ("POST", "/api/v4/channels/direct", self._create_direct, True),
-            ("GET", "/api/v4/channels/(?P<channel_id>[^/]+)/posts", self._channel_posts, True),
+            (
+                "GET",
+                "/api/v4/channels/(?P<channel_id>[^/]+)/posts",
+                self._channel_posts,
+                True,
+            ),
             ("POST", "/api/v4/posts", self._post, True),
             ("GET", "/api/v4/posts/(?P<post_id>[^/]+)", self._get_post, True),
             ("GET", "/api/v4/posts/(?P<post_id>[^/]+)/thread", self._thread, True),
@@ -367,48 +439,72 @@ class MattermostServer:
         ]
         return [(m, re.compile(p), h, a) for m, p, h, a in table]
 
-    # -- REST handlers ------------------------------------------------------------------
+    # -- REST handlers ---------------------------------------------------------
 
     async def _ping(self, request, user, params, body) -> tuple[int, Any]:
         return 200, {"status": "OK", "ActiveSearchBackend": "database"}
 
     async def _get_user(self, request, user, params, body) -> tuple[int, Any]:
-        wanted = user if params["user_id"] == "me" else self.users.get(params["user_id"])
+        wanted = (
+            user if params["user_id"] == "me" else self.users.get(params["user_id"])
+        )
         if wanted is None:
-            raise ApiError(404, "app.user.missing_account.const", "Unable to find the user.")
+            raise ApiError(
+                404, "app.user.missing_account.const", "Unable to find the user."
+            )
         return 200, wanted.as_json()
 
     async def _get_team(self, request, user, params, body) -> tuple[int, Any]:
         if params["team"] not in (self.team["name"], self.team["id"]):
-            raise ApiError(404, "app.team.get_by_name.missing.app_error", "Unable to find the existing team.")
+            raise ApiError(
+                404,
+                "app.team.get_by_name.missing.app_error",
+                "Unable to find the existing team.",
+            )
         return 200, self.team
 
-    async def _get_channel_by_name(self, request, user, params, body) -> tuple[int, Any]:
+    async def _get_channel_by_name(
+        self, request, user, params, body
+    ) -> tuple[int, Any]:
         await self._get_team(request, user, params, body)
         try:
             return 200, _public(self.channel(params["name"]))
         except KeyError:
-            raise ApiError(404, "app.channel.get_by_name.missing.app_error", "Channel does not exist.") from None
+            raise ApiError(
+                404,
+                "app.channel.get_by_name.missing.app_error",
+                "Channel does not exist.",
+            ) from None
 
     async def _get_channel(self, request, user, params, body) -> tuple[int, Any]:
         return 200, _public(self._member_channel(user, params["channel_id"]))
 
     async def _create_direct(self, request, user, params, body) -> tuple[int, Any]:
         if user.id not in body or any(uid not in self.users for uid in body):
-            raise ApiError(400, "api.channel.create_direct_channel.invalid_user.app_error", "Invalid user ID for direct channel creation.")
+            raise ApiError(
+                400,
+                "api.channel.create_direct_channel.invalid_user.app_error",
+                "Invalid user ID for direct channel creation.",
+            )
         one, other = (self.users[uid] for uid in body)
         return 201, _public(self.channels[self.direct_channel(one, other)])
 
     async def _channel_posts(self, request, user, params, body) -> tuple[int, Any]:
         channel = self._member_channel(user, params["channel_id"])
         posts = self.posts_in(channel["id"])
-        return 200, {"order": [p["id"] for p in reversed(posts)],
-                     "posts": {p["id"]: p for p in posts}}
+        return 200, {
+            "order": [p["id"] for p in reversed(posts)],
+            "posts": {p["id"]: p for p in posts},
+        }
 
     async def _post(self, request, user, params, body) -> tuple[int, Any]:
         post = await self._create_post(
-            user, body["channel_id"], body["message"], body.get("root_id", ""),
-            body.get("file_ids", []), body.get("props", {}),
+            user,
+            body["channel_id"],
+            body["message"],
+            body.get("root_id", ""),
+            body.get("file_ids", []),
+            body.get("props", {}),
         )
         return 201, post
 
@@ -420,8 +516,13 @@ class MattermostServer:
 
     async def _thread(self, request, user, params, body) -> tuple[int, Any]:
         _, root = await self._get_post(request, user, params, body)
-        posts = [p for p in self.posts.values() if root["id"] in (p["id"], p["root_id"])]
-        return 200, {"order": [p["id"] for p in posts], "posts": {p["id"]: p for p in posts}}
+        posts = [
+            p for p in self.posts.values() if root["id"] in (p["id"], p["root_id"])
+        ]
+        return 200, {
+            "order": [p["id"] for p in posts],
+            "posts": {p["id"]: p for p in posts},
+        }
 
     async def _upload(self, request, user, params, body) -> tuple[int, Any]:
         channel = self._member_channel(user, body.get("channel_id", ""))
@@ -430,65 +531,116 @@ class MattermostServer:
             stored = self._store_file(user, channel["id"], name, data)
             infos.append(stored.as_json())
         if not infos:
-            raise ApiError(400, "api.file.upload_file.incorrect_number_of_files.app_error", "Unable to upload files. Incorrect number of files specified.")
+            raise ApiError(
+                400,
+                "api.file.upload_file.incorrect_number_of_files.app_error",
+                "Unable to upload files. Incorrect number of files specified.",
+            )
         return 201, {"file_infos": infos, "client_ids": []}
 
     async def _file_info(self, request, user, params, body) -> tuple[int, Any]:
         stored = self.files.get(params["file_id"])
         if stored is None:
-            raise ApiError(404, "app.file_info.get.app_error", "Unable to get the file info.")
+            raise ApiError(
+                404, "app.file_info.get.app_error", "Unable to get the file info."
+            )
         return 200, stored.as_json()
 
-    # -- rules of the real server -------------------------------------------------------
+    # -- rules of the real server ----------------------------------------------
 
     def _member_channel(self, user: User, channel_id: str) -> dict[str, Any]:
         channel = self.channels.get(channel_id)
         if channel is None:
-            raise ApiError(404, "app.channel.get.existing.app_error", "Unable to find the existing channel.")
+            raise ApiError(
+                404,
+                "app.channel.get.existing.app_error",
+                "Unable to find the existing channel.",
+            )
         if not self._is_member(user, channel):
-            raise ApiError(403, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
+            raise ApiError(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
         return channel
 
-    def _store_file(self, user: User, channel_id: str, name: str, data: bytes) -> StoredFile:
+    def _store_file(
+        self, user: User, channel_id: str, name: str, data: bytes
+    ) -> StoredFile:
         if len(data) > self.max_file_bytes:
-            raise ApiError(413, "api.file.upload_file.too_large_detailed.app_error", f"Unable to upload file {name}. File is too large.")
+            raise ApiError(
+                413,
+                "api.file.upload_file.too_large_detailed.app_error",
+                f"Unable to upload file {name}. File is too large.",
+            )
         width, height = _png_size(data)
         if width * height > MAX_IMAGE_PIXELS:
-            raise ApiError(400, "app.upload.upload_data.large_image.app_error", f"{name} dimensions ({width} by {height} pixels) exceed the limits.")
+            raise ApiError(
+                400,
+                "app.upload.upload_data.large_image.app_error",
+                f"{name} dimensions ({width} by {height} pixels) exceed the limits.",
+            )
         stored = StoredFile(_new_id(), name, data, channel_id, user.id, width, height)
         self.files[stored.id] = stored
         return stored
 
     async def _create_post(
-        self, user: User, channel_id: str, message: str, root_id: str,
-        file_ids: list[str], props: dict[str, Any] | None = None,
+        self,
+        user: User,
+        channel_id: str,
+        message: str,
+        root_id: str,
+        file_ids: list[str],
+        props: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         channel = self._member_channel(user, channel_id)
         if len(message) > MAX_MESSAGE_CHARS:
             raise ApiError(400, "model.post.is_valid.msg.app_error", "Invalid Message.")
         if len(file_ids) > MAX_FILES_PER_POST:
-            raise ApiError(400, "model.post.is_valid.file_ids.app_error", "Invalid file ids.")
+            raise ApiError(
+                400, "model.post.is_valid.file_ids.app_error", "Invalid file ids."
+            )
         if root_id and self.posts.get(root_id, {}).get("channel_id") != channel_id:
-            raise ApiError(400, "api.post.create_post.root_id.app_error", "Invalid RootId parameter.")
+            raise ApiError(
+                400,
+                "api.post.create_post.root_id.app_error",
+                "Invalid RootId parameter.",
+            )
         for file_id in file_ids:
             stored = self.files.get(file_id)
             if stored is None or stored.post_id or stored.user_id != user.id:
-                raise ApiError(400, "api.post.create_post.file_ids.app_error", "Invalid file ids.")
+                raise ApiError(
+                    400, "api.post.create_post.file_ids.app_error", "Invalid file ids."
+                )
         post = self._store_post(user, channel, message, root_id, file_ids, props or {})
         await self._broadcast_posted(user, channel, post)
         return post
 
-    def _store_post(self, user, channel, message, root_id, file_ids, props) -> dict[str, Any]:
+    def _store_post(
+        self, user, channel, message, root_id, file_ids, props
+    ) -> dict[str, Any]:
         now = int(time.time() * 1000) + len(self.posts)  # keeps creation order strict
         props = dict(props)
         if user.is_bot:
             props["from_bot"] = "true"
         post = {
-            "id": _new_id(), "create_at": now, "update_at": now, "edit_at": 0,
-            "delete_at": 0, "is_pinned": False, "user_id": user.id,
-            "channel_id": channel["id"], "root_id": root_id, "original_id": "",
-            "message": message, "type": "", "props": props, "hashtags": "",
-            "pending_post_id": "", "reply_count": 0, "file_ids": list(file_ids),
+            "id": _new_id(),
+            "create_at": now,
+            "update_at": now,
+            "edit_at": 0,
+            "delete_at": 0,
+            "is_pinned": False,
+            "user_id": user.id,
+            "channel_id": channel["id"],
+            "root_id": root_id,
+            "original_id": "",
+            "message": message,
+            "type": "",
+            "props": props,
+            "hashtags": "",
+            "pending_post_id": "",
+            "reply_count": 0,
+            "file_ids": list(file_ids),
             "metadata": {},
         }
         for file_id in file_ids:
@@ -496,13 +648,18 @@ class MattermostServer:
         self.posts[post["id"]] = post
         return post
 
-    async def _broadcast_posted(self, user: User, channel: dict[str, Any], post: dict[str, Any]) -> None:
+    async def _broadcast_posted(
+        self, user: User, channel: dict[str, Any], post: dict[str, Any]
+    ) -> None:
         mentions = self._mentions(user, channel, post["message"])
         data: dict[str, Any] = {
             "channel_display_name": channel["display_name"],
-            "channel_name": channel["name"], "channel_type": channel["type"],
-            "post": json.dumps(post), "sender_name": f"@{user.username}",
-            "set_online": True, "team_id": channel["team_id"],
+            "channel_name": channel["name"],
+            "channel_type": channel["type"],
+            "post": json.dumps(post),
+            "sender_name": f"@{user.username}",
+            "set_online": True,
+            "team_id": channel["team_id"],
         }
         if mentions:
             data["mentions"] = json.dumps(mentions)
@@ -510,17 +667,24 @@ class MattermostServer:
             if self._is_member(socket.user, channel):
                 await socket.send_event("posted", data, channel["id"])
 
-    def _mentions(self, author: User, channel: dict[str, Any], message: str) -> list[str]:
-        names = {n.rstrip(".").lower() for n in re.findall(r"@([A-Za-z0-9._-]+)", message)}
+    def _mentions(
+        self, author: User, channel: dict[str, Any], message: str
+    ) -> list[str]:
+        names = {
+            n.rstrip(".").lower() for n in re.findall(r"@([A-Za-z0-9._-]+)", message)
+        }
         mentioned = [
-            u.id for u in self.users.values()
+            u.id
+            for u in self.users.values()
             if u.username in names and u.id != author.id and self._is_member(u, channel)
         ]
-        if channel["type"] == "D":  # the other person in a direct channel is always notified
+        if (
+            channel["type"] == "D"
+        ):  # the other person in a direct channel is always notified
             mentioned = [uid for uid in channel["_members"] if uid != author.id]
         return mentioned
 
-    # -- WebSocket ------------------------------------------------------------------------
+    # -- WebSocket -------------------------------------------------------------
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -544,14 +708,18 @@ class MattermostServer:
         try:
             message = await asyncio.wait_for(ws.receive(), timeout=10)
             request = json.loads(message.data)
-        except (asyncio.TimeoutError, TypeError, ValueError):
+        except (TimeoutError, TypeError, ValueError):
             self.violations.append("websocket: no authentication challenge received")
             return None
         if request.get("action") != "authentication_challenge" or "seq" not in request:
-            self.violations.append(f"websocket: expected authentication_challenge, got {request!r}")
+            self.violations.append(
+                f"websocket: expected authentication_challenge, got {request!r}"
+            )
             return None
         token = str(request.get("data", {}).get("token", ""))
-        user = next((u for u in self.users.values() if token and u.token == token), None)
+        user = next(
+            (u for u in self.users.values() if token and u.token == token), None
+        )
         status = "OK" if user else "FAIL"
         await ws.send_json({"status": status, "seq_reply": request["seq"]})
         return user
@@ -560,23 +728,31 @@ class MattermostServer:
 async def _read_body(request: web.Request) -> tuple[str, Any]:
     content_type = request.content_type
     if content_type.startswith("multipart/"):
-        fields: dict[str, Any] = {"_files": []}
+        fields: dict[str, Any] = {}
+        files: list[tuple[str, bytes]] = []
         async for part in await request.multipart():
-            data = await part.read()  # type: ignore[union-attr]
-            if part.filename:  # type: ignore[union-attr]
-                fields["_files"].append((part.filename, bytes(data)))  # type: ignore[union-attr]
-                fields[part.name] = "<binary>"  # type: ignore[union-attr]
+            if not isinstance(part, BodyPartReader):
+                raise ApiError(
+                    400, "api.context.invalid_body_param.app_error", "nested"
+                )
+            data = bytes(await part.read())
+            if part.filename:
+                files.append((part.filename, data))
+                fields[part.name or ""] = "<binary>"
             else:
-                fields[part.name] = bytes(data).decode()  # type: ignore[union-attr]
-        checked = {k: v for k, v in fields.items() if k != "_files"}
-        return content_type, _MultipartBody(checked, fields["_files"])
+                fields[part.name or ""] = data.decode()
+        return content_type, _MultipartBody(fields, files)
     raw = await request.read()
     if not raw:
         return content_type, None
     try:
         return content_type, json.loads(raw)
     except ValueError:
-        raise ApiError(400, "api.context.invalid_body_param.app_error", "The request body is not JSON.") from None
+        raise ApiError(
+            400,
+            "api.context.invalid_body_param.app_error",
+            "The request body is not JSON.",
+        ) from None
 
 
 class _MultipartBody(dict):
@@ -594,7 +770,8 @@ def _json(status: int, payload: Any) -> web.Response:
     # The driver only decodes answers whose Content-Type is exactly application/json,
     # as the real server sends it.
     return web.Response(
-        status=status, body=json.dumps(payload).encode(),
+        status=status,
+        body=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
     )
 

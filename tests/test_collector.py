@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -384,3 +385,36 @@ def test_unreadable_tls_file_is_named(fleet: Fleet, tmp_path: Path):
 
     assert raised.value.kind == "tls-files"
     assert str(broken) in raised.value.reason
+
+
+def test_fields_that_other_api_versions_omit_do_not_break_collection():
+    """Lists from engines without State, Mounts, NetworkSettings or HostConfig."""
+    from bot.collector import _inventory  # the mapping step, fed plain lists
+
+    raw = {
+        "version": {"Version": "1.12.6"},
+        "api_version": "1.24",
+        "containers": [
+            {"Id": "a" * 64, "Names": ["/old-web", "/proxy/web"], "Image": "web:1",
+             "Status": "Up 2 hours (Paused)", "Created": 1, "Labels": None,
+             "Ports": None, "HostConfig": None, "NetworkSettings": None},
+            {"Id": "b" * 64, "Names": ["/db"], "Image": "sha256:" + "c" * 64,
+             "ImageID": "sha256:" + "c" * 64, "Status": "Up 1 hour (unhealthy)",
+             "NetworkSettings": {"Networks": {"lan": None}},
+             "Mounts": [{"Name": "d" * 64, "Destination": "/var/lib/db"}]},
+        ],
+        "images": [{"Id": "sha256:" + "c" * 64, "RepoTags": None}],
+        "networks": [{"Id": "n1", "Name": "lan", "IPAM": None}],
+        "volumes": [{"Name": "d" * 64, "Labels": None}],
+    }
+    host = HostSettings(name="old", url="unix:///nowhere.sock")
+
+    inventory = _inventory(host, raw, datetime.now(timezone.utc))
+
+    web, db = sorted(inventory.containers, key=lambda c: c.name, reverse=True)
+    assert (web.name, web.state, web.networks, web.mounts) == (
+        "old-web", "paused", [], [])
+    assert (db.state, db.health, db.image_ref) == ("running", "unhealthy", "c" * 12)
+    assert db.mounts[0].kind == "volume" and db.mounts[0].is_anonymous
+    assert [a.network for a in db.networks] == ["lan"]
+    assert any("mounts" in note for note in inventory.notes)

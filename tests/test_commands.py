@@ -106,9 +106,11 @@ def test_mention_of_another_bot_is_not_stripped() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("render now", Command("render", "")), ("render now media", Command("render", "media")),
+    [("render now", Command("render", "")),
+     ("render now media", Command("render", "media")),
      ("render web", Command("render", "web")), ("status", Command("status")),
-     ("certs", Command("certs")), ("help", Command("help")), ("@graphbot", Command("help"))],
+     ("certs", Command("certs")), ("help", Command("help")),
+     ("@graphbot", Command("help"))],
 )
 def test_each_command_is_recognised(text: str, expected: Command) -> None:
     """Every command of the help text parses to its name and argument."""
@@ -216,7 +218,9 @@ def test_render_now_is_refused_politely_to_unlisted_user() -> None:
 
 
 def test_render_now_is_allowed_to_listed_user_in_listed_channel() -> None:
-    settings = _settings(render_allowed_users=["Alice"], render_allowed_channels=["ops"])
+    settings = _settings(
+        render_allowed_users=["Alice"], render_allowed_channels=["ops"]
+    )
 
     assert handle_text("render now", ALICE, _knowledge(settings)).wants_render == []
 
@@ -249,8 +253,10 @@ def test_status_shows_last_collection_and_last_error() -> None:
 def test_certs_shows_the_table_when_a_host_uses_tls(tmp_path) -> None:
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (tmp_path / name).write_text("x")
-    tls = HostSettings(name="far", url="tcp://127.0.0.1:2376", ca_cert=tmp_path / "ca.pem",
-                       cert=tmp_path / "cert.pem", key=tmp_path / "key.pem")
+    tls = HostSettings(
+        name="far", url="tcp://127.0.0.1:2376", ca_cert=tmp_path / "ca.pem",
+        cert=tmp_path / "cert.pem", key=tmp_path / "key.pem",
+    )
     knowledge = _knowledge(Settings(hosts=[tls]), load_certificates=lambda: "| table |")
 
     assert handle_text("certs", ALICE, knowledge).text == "| table |"

@@ -10,6 +10,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -34,8 +35,8 @@ def new_server() -> Iterator[Callable[..., MattermostServer]]:
     """Start test servers on demand; each must end with no reference violation."""
     servers: list[MattermostServer] = []
 
-    def start(**options: object) -> MattermostServer:
-        server = MattermostServer(**options)  # type: ignore[arg-type]
+    def start(**options: Any) -> MattermostServer:
+        server = MattermostServer(**options)
         server.start()
         servers.append(server)
         return server
@@ -58,14 +59,20 @@ def new_client() -> Iterator[Callable[..., ChatClient]]:
     clients: list[ChatClient] = []
 
     def connect(
-        server: MattermostServer, *, url: str | None = None,
-        ca_file: Path | None = None, **options: object,
+        server: MattermostServer,
+        *,
+        url: str | None = None,
+        ca_file: Path | None = None,
+        **options: object,
     ) -> ChatClient:
         settings = MattermostSettings(
-            url=url or server.url, token=server.bot.token, team="collective",
-            channel="infra", ca_file=ca_file,
+            url=url or server.url,
+            token=server.bot.token,
+            team="collective",
+            channel="infra",
+            ca_file=ca_file,
         )
-        client = ChatClient(settings, reconnect_max_seconds=1, **options)  # type: ignore[arg-type]
+        client = ChatClient(settings, reconnect_max_seconds=1, **options)
         clients.append(client)
         client.connect()
         return client
@@ -84,6 +91,7 @@ def _listen(client: ChatClient) -> queue.Queue[IncomingMessage]:
 
 def _write_png(path: Path, width: int, height: int) -> Path:
     """A valid black-and-white PNG of any size, small on disk."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
@@ -92,18 +100,22 @@ def _write_png(path: Path, width: int, height: int) -> Path:
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     pixels = zlib.compress(row * height, 9)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", pixels)
         + chunk(b"IEND", b"")
     )
     return path
 
 
 def _write_svg(path: Path) -> Path:
-    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>\n')
+    path.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>\n'
+    )
     return path
 
 
-# -- connecting ---------------------------------------------------------------------
+# -- connecting ----------------------------------------------------------------
 
 
 def test_client_logs_in_and_resolves_the_configured_channel(server, new_client):
@@ -111,7 +123,9 @@ def test_client_logs_in_and_resolves_the_configured_channel(server, new_client):
 
     assert client.bot_user_id == server.bot.id
     assert client.channel_id == server.channel("infra")["id"]
-    assert client.channel_id_by_name("town-square") == server.channel("town-square")["id"]
+    assert (
+        client.channel_id_by_name("town-square") == server.channel("town-square")["id"]
+    )
 
 
 def test_unknown_channel_is_named_in_the_error(server, new_client):
@@ -169,7 +183,10 @@ def test_web_server_that_is_not_mattermost_gives_one_clear_error(new_client):
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     settings = MattermostSettings(
-        url=f"http://127.0.0.1:{web.server_address[1]}", token="t", team="t", channel="c"
+        url=f"http://127.0.0.1:{web.server_address[1]}",
+        token="t",
+        team="t",
+        channel="c",
     )
     try:
         with pytest.raises(ChatUnavailable) as caught:
@@ -194,16 +211,31 @@ def test_server_that_is_down_is_reported_as_unreachable(server):
 @pytest.mark.parametrize(
     ("written", "url", "websocket_url"),
     [
-        ("https://chat.example.org", "https://chat.example.org",
-         "wss://chat.example.org:443/api/v4/websocket"),
-        ("https://chat.example.org/", "https://chat.example.org",
-         "wss://chat.example.org:443/api/v4/websocket"),
-        ("chat.example.org:8065", "https://chat.example.org:8065",
-         "wss://chat.example.org:8065/api/v4/websocket"),
-        ("http://example.org:8080/team/chat/", "http://example.org:8080/team/chat",
-         "ws://example.org:8080/team/chat/api/v4/websocket"),
-        ("https://[::1]:8443/chat", "https://[::1]:8443/chat",
-         "wss://[::1]:8443/chat/api/v4/websocket"),
+        (
+            "https://chat.example.org",
+            "https://chat.example.org",
+            "wss://chat.example.org:443/api/v4/websocket",
+        ),
+        (
+            "https://chat.example.org/",
+            "https://chat.example.org",
+            "wss://chat.example.org:443/api/v4/websocket",
+        ),
+        (
+            "chat.example.org:8065",
+            "https://chat.example.org:8065",
+            "wss://chat.example.org:8065/api/v4/websocket",
+        ),
+        (
+            "http://example.org:8080/team/chat/",
+            "http://example.org:8080/team/chat",
+            "ws://example.org:8080/team/chat/api/v4/websocket",
+        ),
+        (
+            "https://[::1]:8443/chat",
+            "https://[::1]:8443/chat",
+            "wss://[::1]:8443/chat/api/v4/websocket",
+        ),
     ],
 )
 def test_server_url_is_read_the_way_people_write_it(written, url, websocket_url):
@@ -218,20 +250,26 @@ def test_server_url_that_is_no_web_address_names_the_key(written):
         parse_server_url(written)
 
 
-# -- TLS ---------------------------------------------------------------------------------
+# -- TLS -----------------------------------------------------------------------
 
 
 @pytest.fixture
 def tls_server(tmp_path, new_server) -> tuple[MattermostServer, Path]:
     ca = make_ca(tmp_path / "ca")
     cert = issue(
-        ca, tmp_path / "server", "server", common_name="127.0.0.1", is_server=True,
+        ca,
+        tmp_path / "server",
+        "server",
+        common_name="127.0.0.1",
+        is_server=True,
         ip_addresses=("127.0.0.1",),
     )
     return new_server(cert_path=cert.cert_path, key_path=cert.key_path), ca.cert_path
 
 
-def test_https_with_a_trusted_ca_file_works_for_rest_and_websocket(tls_server, new_client):
+def test_https_with_a_trusted_ca_file_works_for_rest_and_websocket(
+    tls_server, new_client
+):
     server, ca_file = tls_server
 
     client = new_client(server, ca_file=ca_file)
@@ -260,7 +298,7 @@ def test_certificate_from_an_unknown_ca_is_refused_with_a_log_line(
     assert server.requests_seen == []
 
 
-# -- listening -----------------------------------------------------------------------
+# -- listening -----------------------------------------------------------------
 
 
 def test_mention_in_a_channel_reaches_the_handler(server, new_client):
@@ -341,7 +379,7 @@ def test_token_never_reaches_the_log(server, new_client, caplog):
     assert all(server.bot.token not in r.getMessage() for r in caplog.records)
 
 
-# -- posting -------------------------------------------------------------------------------
+# -- posting -------------------------------------------------------------------
 
 
 def test_post_with_png_attachments_shows_them_as_image_previews(
@@ -444,7 +482,7 @@ def test_file_above_the_size_limit_is_left_out_with_a_note(
     assert "inventory.json is 0.0 MiB, above the server's file limit" in post["message"]
 
 
-# -- splitting ----------------------------------------------------------------------------
+# -- splitting -----------------------------------------------------------------
 
 
 def test_short_message_is_one_piece():
@@ -482,7 +520,7 @@ def test_single_line_longer_than_a_post_is_cut_at_spaces():
     assert " ".join(pieces).split() == text.split()
 
 
-# -- the test server itself ---------------------------------------------------------------
+# -- the test server itself ----------------------------------------------------
 
 
 def test_test_server_rejects_a_request_the_reference_does_not_define(server):
@@ -490,7 +528,8 @@ def test_test_server_rejects_a_request_the_reference_does_not_define(server):
 
     answer = requests.get(f"{server.url}/api/v4/graphbot/secret", headers=headers)
     unknown_field = requests.post(
-        f"{server.url}/api/v4/posts", headers=headers,
+        f"{server.url}/api/v4/posts",
+        headers=headers,
         json={"channel_id": server.channel("infra")["id"], "message": "x", "colour": 1},
     )
     missing_field = requests.post(
@@ -512,11 +551,14 @@ def test_test_server_enforces_the_real_limits(server, tmp_path):
 
     with huge.open("rb") as content:
         upload = requests.post(
-            f"{server.url}/api/v4/files", headers=headers,
-            data={"channel_id": channel_id}, files={"files": ("huge.png", content)},
+            f"{server.url}/api/v4/files",
+            headers=headers,
+            data={"channel_id": channel_id},
+            files={"files": ("huge.png", content)},
         )
     too_long = requests.post(
-        f"{server.url}/api/v4/posts", headers=headers,
+        f"{server.url}/api/v4/posts",
+        headers=headers,
         json={"channel_id": channel_id, "message": "x" * (MAX_MESSAGE_CHARS + 1)},
     )
     anonymous = requests.get(f"{server.url}/api/v4/users/me")

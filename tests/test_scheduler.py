@@ -97,7 +97,9 @@ def _record_posted(data_dir: Path, job: str, at: datetime) -> None:
     [("1-5", {0, 1, 2, 3, 4}), ("0", {6}), ("7", {6}), ("sat,sun", {5, 6}),
      ("*/3", {6, 2, 5}), ("5-7", {4, 5, 6})],
 )
-def test_day_of_week_is_read_as_cron_reads_it(cron_days: str, weekdays: set[int]) -> None:
+def test_day_of_week_is_read_as_cron_reads_it(
+    cron_days: str, weekdays: set[int]
+) -> None:
     """Cron counts Sunday as 0 or 7, and 1-5 is Monday to Friday."""
     trigger = cron_trigger(f"0 8 * * {cron_days}", BERLIN)
     moment = datetime(2025, 3, 10, 0, 0, tzinfo=BERLIN)  # a Monday
@@ -128,7 +130,7 @@ def test_daily_post_fires_at_the_configured_time_and_zone(
 def test_post_missed_while_stopped_is_made_once_and_not_again_after_restart(
     recorder: Recorder, tmp_path: Path, schedulers: list[JobScheduler]
 ) -> None:
-    """08:00 passed while the bot was down: it posts at start, and a restart does not."""
+    """08:00 passed while the bot was down: it posts at start; a restart does not."""
     now = datetime(2025, 3, 12, 8, 30, tzinfo=BERLIN)
     _record_posted(tmp_path, DAILY_POST, now - timedelta(days=1))
     _record_posted(tmp_path, CERTIFICATE_CHECK, now)

@@ -69,7 +69,10 @@ def test_summary_names_failed_host_and_why() -> None:
     """A failed host has its own row with the reason; it is never just missing."""
     text = render_summary(_snapshot(), BERLIN)
 
-    assert "| far | – | – | **failed**: its client certificate expired on 1 March |" in text
+    assert (
+        "| far | – | – | **failed**: its client certificate expired on 1 March |"
+        in text
+    )
 
 
 def test_summary_marks_the_sample_fleet() -> None:
@@ -128,8 +131,10 @@ def test_where_shows_ipv6_port_health_and_unreadable_route() -> None:
 
 
 def test_odd_url_is_shown_as_code_not_as_a_link() -> None:
-    route = Route(router="r", provider="traefik-v2", urls=["https://{sub:[a-z]+}.x.org"])
-    answer = WhereAnswer(term="r", matches=[WhereMatch("h", _container("r", routes=[route]))],
-                         collected_at=NOW, now=NOW)
+    route = Route(
+        router="r", provider="traefik-v2", urls=["https://{sub:[a-z]+}.x.org"]
+    )
+    match = WhereMatch("h", _container("r", routes=[route]))
+    answer = WhereAnswer(term="r", matches=[match], collected_at=NOW, now=NOW)
 
     assert "URLs: `https://{sub:[a-z]+}.x.org`" in render_where(answer)

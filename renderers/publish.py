@@ -1,0 +1,376 @@
+"""Write every picture of a snapshot: per host, the fleet (in pages), legend, page.
+
+Each picture is measured after drawing: its aspect ratio, its size in pixels
+and the height of its smallest text. The fleet picture is split into pages
+when one picture cannot hold every host at a readable size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.model import HostFailure, HostInventory, Snapshot
+from renderers import diagram, layout, legend, page
+from renderers.diagram import Title
+from renderers.options import RenderOptions
+
+log = logging.getLogger(__name__)
+
+# Cairo refuses bitmaps wider or taller than this; Graphviz then shrinks them.
+CAIRO_MAX_SIDE_PIXELS = 32767
+_FONT_SIZE = re.compile(r'font-size="([\d.]+)"')
+_SVG_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+_RESERVED = {"fleet", "legend", "index", "inventory"}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One written picture and what was measured on it."""
+
+    name: str
+    title: str
+    png: Path
+    svg: Path
+    dot: Path | None
+    width_px: int
+    height_px: int
+    smallest_text_px: float
+
+    @property
+    def pixels(self) -> int:
+        return self.width_px * self.height_px
+
+    @property
+    def aspect(self) -> float:
+        return self.width_px / max(self.height_px, 1)
+
+
+@dataclass
+class RenderReport:
+    """Everything written, with measurements and where the time went."""
+
+    pictures: list[Picture] = field(default_factory=list)
+    page: Path | None = None
+    fleet_pages: int = 1
+    clock: layout.ToolClock = field(default_factory=layout.ToolClock)
+    total_seconds: float = 0.0
+
+    @property
+    def paths(self) -> list[Path]:
+        paths = [p for pic in self.pictures for p in (pic.png, pic.svg, pic.dot) if p]
+        return paths + ([self.page] if self.page else [])
+
+
+def write_pictures(snapshot: Snapshot, output_dir: Path, options: RenderOptions) -> list[Path]:
+    """Write each host's, the fleet's and the legend's PNG, SVG and DOT, and index.html.
+
+    Returns the paths written. The caller writes inventory.json.
+
+    Raises:
+        renderers.layout.GraphvizFailed: Graphviz is missing or failed.
+    """
+    return render_pictures(snapshot, output_dir, options).paths
+
+
+def render_pictures(
+    snapshot: Snapshot, output_dir: Path, options: RenderOptions
+) -> RenderReport:
+    """Like ``write_pictures``, and report measurements and timings."""
+    started = time.perf_counter()
+    report = RenderReport()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    painter = _Painter(snapshot, output_dir, options, report.clock)
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        host_layouts = painter.lay_out_hosts(pool)
+        legend_layout = painter.lay_out_legend()
+        jobs = painter.host_jobs(host_layouts, legend_layout)
+        fleet_jobs = painter.fleet_jobs(host_layouts, legend_layout)
+        report.fleet_pages = len(fleet_jobs)
+        jobs += fleet_jobs + [painter.legend_job(legend_layout)]
+        report.pictures = list(pool.map(painter.draw, jobs))
+    svgs = {pic.name: pic.svg for pic in report.pictures}
+    report.page = page.write_page(snapshot, output_dir, _page_parts(report, svgs), options)
+    report.total_seconds = time.perf_counter() - started
+    log.info(
+        "Drew %d pictures in %.1f s (%.1f s in Graphviz)",
+        len(report.pictures),
+        report.total_seconds,
+        report.clock.total_seconds,
+    )
+    return report
+
+
+def _workers() -> int:
+    import os
+
+    return max(2, os.cpu_count() or 2)
+
+
+def _page_parts(report: RenderReport, svgs: dict[str, Path]) -> list[page.Part]:
+    parts = []
+    for picture in report.pictures:
+        kind = "legend" if picture.name == "legend" else (
+            "fleet" if picture.name.startswith("fleet") else "host"
+        )
+        parts.append(page.Part(picture.name, picture.title, kind, svgs[picture.name]))
+    return parts
+
+
+@dataclass(frozen=True)
+class _Job:
+    name: str  # file stem
+    title: Title
+    layouts: tuple[layout.Layout, ...]
+    columns: int
+    write_dot: bool = True
+
+
+class _Painter:
+    """Holds what every step needs: the snapshot, options and the clock."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        output_dir: Path,
+        options: RenderOptions,
+        clock: layout.ToolClock,
+    ) -> None:
+        self.snapshot = snapshot
+        self.inventory = snapshot.inventory
+        self.output_dir = output_dir
+        self.options = options
+        self.clock = clock
+        self.file_names = _file_names(self.inventory.host_names)
+
+    def title(self, subject: str, page_number: int = 0, pages: int = 0) -> Title:
+        return Title(
+            organization=self.options.organization or self.inventory.organization,
+            subject=subject,
+            collected_at=self.snapshot.collected_at,
+            is_sample=self.inventory.is_sample,
+            page=page_number,
+            pages=pages,
+        )
+
+    # Layout.
+
+    def lay_out_hosts(self, pool: ThreadPoolExecutor) -> list[layout.Layout]:
+        """Lay out every collected and every failed host, in that order."""
+        hosts = list(enumerate(self.inventory.hosts))
+        failures = list(enumerate(self.inventory.failures, start=len(hosts)))
+        collected = pool.map(lambda item: self.lay_out_host(*item), hosts)
+        failed = pool.map(lambda item: self.lay_out_failure(*item), failures)
+        return [*collected, *failed]
+
+    def lay_out_host(self, index: int, host: HostInventory) -> layout.Layout:
+        """Lay out a host, widening or narrowing its rows towards the target."""
+        target = self.options.target_aspect
+        width = diagram.default_row_width(host, self.options)
+        best: layout.Layout | None = None
+        for _ in range(3):
+            graph = diagram.host_graph(host, self.options, f"h{index}_", width)
+            candidate = self._dot(f"h{index}_", graph.source)
+            if best is None or _distance(candidate.aspect, target) < _distance(
+                best.aspect, target
+            ):
+                best = candidate
+            if _distance(candidate.aspect, target) < math.log(1.3):
+                break
+            # Rows of equal area: the aspect grows with the square of the width.
+            width *= math.sqrt(target / candidate.aspect)
+        assert best is not None
+        return best
+
+    def lay_out_failure(self, index: int, failure: HostFailure) -> layout.Layout:
+        graph = diagram.failure_graph(failure, self.options, f"h{index}_")
+        return self._dot(f"h{index}_", graph.source)
+
+    def lay_out_legend(self) -> layout.Layout:
+        return self._dot(legend.LEGEND_PREFIX, legend.legend_graph(self.options).source)
+
+    def _dot(self, name: str, source: str) -> layout.Layout:
+        timeout = self.options.dot_timeout_seconds
+        return layout.lay_out(name, source, self.clock, timeout)
+
+    # Which pictures are drawn.
+
+    def host_jobs(
+        self, layouts: list[layout.Layout], legend_layout: layout.Layout
+    ) -> list[_Job]:
+        jobs = []
+        named = zip(self.inventory.host_names, self.file_names, layouts)
+        for host, file_name, host_layout in named:
+            parts = (host_layout, legend_layout)
+            grid = layout.best_grid(_sizes(parts), self.options.target_aspect)
+            title = self.title(f"host {host}")
+            jobs.append(_Job(file_name, title, parts, grid.columns))
+        return jobs
+
+    def fleet_jobs(
+        self, layouts: list[layout.Layout], legend_layout: layout.Layout
+    ) -> list[_Job]:
+        groups = self.split_fleet(layouts, legend_layout)
+        jobs = []
+        for number, group in enumerate(groups, start=1):
+            parts = (*group, legend_layout)
+            grid = layout.best_grid(_sizes(parts), self.options.target_aspect)
+            pages = len(groups)
+            name = "fleet" if pages == 1 else f"fleet-{number}"
+            title = self.title("fleet", number, pages)
+            jobs.append(_Job(name, title, parts, grid.columns))
+        return jobs
+
+    def split_fleet(
+        self, layouts: list[layout.Layout], legend_layout: layout.Layout
+    ) -> list[list[layout.Layout]]:
+        """The fewest pages on which every host stays readable."""
+        for pages in range(1, len(layouts) + 1):
+            groups = _balanced_groups(layouts, pages)
+            if all(self.fits([*g, legend_layout]) for g in groups):
+                return groups
+        return [[one] for one in layouts]
+
+    def fits(self, parts: list[layout.Layout]) -> bool:
+        """Tell whether parts packed together fit the pixel limit at full size."""
+        grid = layout.best_grid(_sizes(parts), self.options.target_aspect)
+        scale = self.options.dpi / 72.0
+        width, height = grid.width_points * scale, grid.height_points * scale
+        is_small = width * height <= self.options.max_pixels
+        is_drawable = max(width, height) <= CAIRO_MAX_SIDE_PIXELS
+        return is_small and is_drawable and _distance(grid.aspect, 1.0) <= math.log(
+            self.options.max_aspect
+        )
+
+    def legend_job(self, legend_layout: layout.Layout) -> _Job:
+        return _Job("legend", self.title("legend"), (legend_layout,), 1, False)
+
+    # Drawing and measuring.
+
+    def draw(self, job: _Job) -> Picture:
+        label = diagram.title_label(job.title, self.options)
+        timeout = self.options.dot_timeout_seconds
+        packed = layout.pack(list(job.layouts), job.columns, label, "picture", self.clock, timeout)
+        svg = layout.draw(packed, "svg", self.clock, timeout)
+        width_pt, height_pt = _svg_size(svg)
+        dpi = self._dpi_within_limits(job.name, width_pt, height_pt)
+        png = layout.draw(_with_dpi(packed, dpi), "png", self.clock, timeout)
+        paths = self._write(job, packed, svg, png)
+        width_px, height_px = png_size(png)
+        smallest = min(_font_sizes(svg)) * width_px / width_pt
+        return Picture(
+            job.name, job.title.plain(self.options.timezone), paths[0], paths[1],
+            paths[2], width_px, height_px, smallest,
+        )
+
+    def _dpi_within_limits(self, name: str, width_pt: float, height_pt: float) -> float:
+        dpi = self.options.dpi
+        pixels = width_pt * height_pt * (dpi / 72.0) ** 2
+        longest = max(width_pt, height_pt) * dpi / 72.0
+        shrink = min(
+            1.0,
+            math.sqrt(self.options.max_pixels / pixels),
+            CAIRO_MAX_SIDE_PIXELS / longest,
+        )
+        if shrink < 1.0:
+            # Only one host too big for any page gets here: a picture that
+            # Mattermost refuses helps nobody, so its text gets smaller.
+            log.warning(
+                "Picture %s is too large for %d pixels at full size; its text is "
+                "drawn at %.0f%% of the usual size",
+                name,
+                self.options.max_pixels,
+                shrink * 100,
+            )
+        return dpi * shrink * 0.995 if shrink < 1.0 else dpi
+
+    def _write(self, job: _Job, packed: str, svg: bytes, png: bytes) -> list[Path | None]:
+        base = self.output_dir / job.name
+        png_path, svg_path = base.with_suffix(".png"), base.with_suffix(".svg")
+        png_path.write_bytes(png)
+        svg_path.write_bytes(svg)
+        if not job.write_dot:
+            return [png_path, svg_path, None]
+        dot_path = base.with_suffix(".dot")
+        header = (
+            "// Laid out by graphbot; draw it again with: "
+            f"neato -n2 -Tsvg {job.name}.dot\n"
+        )
+        dot_path.write_text(header + packed, encoding="utf-8")
+        return [png_path, svg_path, dot_path]
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise layout.GraphvizFailed("Graphviz did not write a PNG; please report this.")
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
+def _svg_size(svg: bytes) -> tuple[float, float]:
+    match = _SVG_SIZE.search(svg.decode("utf-8", "replace"))
+    if match is None:
+        raise layout.GraphvizFailed("Graphviz wrote an SVG without a size; please report this.")
+    return float(match.group(1)), float(match.group(2))
+
+
+def _font_sizes(svg: bytes) -> list[float]:
+    sizes = [float(s) for s in _FONT_SIZE.findall(svg.decode("utf-8", "replace"))]
+    return sizes or [14.0]
+
+
+def _with_dpi(packed: str, dpi: float) -> str:
+    if dpi == 96.0:
+        return packed
+    head, _, rest = packed.partition("{")
+    return f"{head}{{\n\tgraph [dpi={dpi:.2f}];{rest}"
+
+
+def _sizes(parts: tuple[layout.Layout, ...] | list[layout.Layout]) -> list[tuple[float, float]]:
+    return [(p.width_points, p.height_points) for p in parts]
+
+
+def _distance(aspect: float, target: float) -> float:
+    return abs(math.log(aspect / target))
+
+
+def _balanced_groups(
+    layouts: list[layout.Layout], pages: int
+) -> list[list[layout.Layout]]:
+    """Split hosts, in order, into ``pages`` groups of similar area."""
+    areas = [lay.width_points * lay.height_points for lay in layouts]
+    share = sum(areas) / pages
+    groups: list[list[layout.Layout]] = [[]]
+    filled = 0.0
+    for lay, area in zip(layouts, areas):
+        remaining_pages = pages - len(groups)
+        if groups[-1] and filled + area / 2 > share and remaining_pages > 0:
+            groups.append([])
+            filled = 0.0
+        groups[-1].append(lay)
+        filled += area
+    return groups
+
+
+def _file_names(hosts: list[str]) -> list[str]:
+    """A safe, distinct file stem per host name, in the same order."""
+    names: list[str] = []
+    taken = set(_RESERVED)
+    for host in hosts:
+        stem = _SAFE_NAME.sub("_", host).lstrip(".") or "host"
+        stem = stem[:60]
+        candidate, number = stem, 1
+        while candidate.lower() in taken or candidate.startswith("fleet-"):
+            number += 1
+            candidate = f"{stem}-host{number}"
+        taken.add(candidate.lower())
+        names.append(candidate)
+    return names

@@ -1,0 +1,260 @@
+"""graphbot run end to end: the test Mattermost server and the real dockerd fleet."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.errors import HostUnreachable
+from bot.mattermost import ChatClient
+from bot.scheduler import DAILY_POST
+from bot.service import Service, SharedRender
+from bot.settings import MattermostSettings, ScheduleSettings, Settings
+from tests.conftest import Fleet
+from tests.mattermost_server import MattermostServer
+
+WAIT_SECONDS = 60
+CHANNEL = "infra"
+
+
+@pytest.fixture
+def chat_server() -> Iterator[MattermostServer]:
+    server = MattermostServer()
+    server.start()
+    try:
+        yield server
+        assert server.violations == []
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def service(
+    chat_server: MattermostServer, fleet: Fleet, tmp_path: Path
+) -> Iterator[Service]:
+    settings = Settings(
+        organization="Test collective",
+        hosts=fleet.host_list,
+        output_dir=tmp_path / "output",
+        data_dir=tmp_path / "data",
+        mattermost=MattermostSettings(
+            url=chat_server.url,
+            token=chat_server.bot.token,
+            team="collective",
+            channel=CHANNEL,
+        ),
+        # No grace: nothing is "missed" at start, so only the tests' own
+        # requests make posts.
+        schedule=ScheduleSettings(misfire_grace_hours=0),
+    )
+    bot = Service(settings, ChatClient(settings.mattermost, reconnect_max_seconds=1))
+    bot.start()
+    try:
+        assert bot.chat.wait_until_listening(WAIT_SECONDS)
+        _wait_until(lambda: bot.latest is not None, "the first inventory refresh")
+        yield bot
+    finally:
+        bot.stop()
+
+
+def _wait_until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _bot_replies(
+    server: MattermostServer, channel: str, root_id: str, count: int = 1
+) -> list[dict[str, Any]]:
+    """Wait for ``count`` posts of the bot in the thread of ``root_id``."""
+
+    def replies() -> list[dict[str, Any]]:
+        return [
+            post
+            for post in server.posts_in(channel)
+            if post["user_id"] == server.bot.id and post.get("root_id") == root_id
+        ]
+
+    _wait_until(lambda: len(replies()) >= count, f"{count} replies to {root_id}")
+    return replies()
+
+
+def test_where_is_answered_in_the_thread_with_host_and_urls(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    """A user asks where etherpad runs and reads host, state, image and URL."""
+    asked = chat_server.user_posts("@graphbot where is etherpad", CHANNEL, "alice")
+
+    reply = _bot_replies(chat_server, CHANNEL, asked["id"])[0]["message"]
+
+    assert "**general**" in reply
+    assert "`etherpad`: running, image `etherpad/etherpad:1.9`" in reply
+    assert "pad.example.org" in reply
+    assert "`frontend`" in reply and "`backend`" in reply
+    assert "inventory collected " in reply
+
+
+def test_reply_to_a_thread_stays_in_that_thread(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    root = chat_server.user_posts("who runs the wiki?", CHANNEL, "bob")
+    asked = chat_server.user_posts(
+        "@graphbot where jellyfin", CHANNEL, "alice", root_id=root["id"]
+    )
+
+    reply = _bot_replies(chat_server, CHANNEL, root["id"])[0]
+
+    assert asked["root_id"] == root["id"]
+    assert "**media**" in reply["message"]
+
+
+def test_direct_message_is_answered_without_mention(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    alice = chat_server.user("alice")
+    direct = chat_server.direct_channel(alice, chat_server.bot)
+    asked = chat_server.user_posts("status", direct, alice)
+
+    reply = _bot_replies(chat_server, direct, asked["id"])[0]["message"]
+
+    for host in ("general", "media", "ldap"):
+        assert f"| {host} |" in reply
+
+
+def test_other_bots_are_ignored(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    from_bot = chat_server.user_posts("@graphbot help", CHANNEL, "otherbot")
+    asked = chat_server.user_posts("@graphbot help", CHANNEL, "alice")
+
+    _bot_replies(chat_server, CHANNEL, asked["id"])
+
+    assert not [
+        p for p in chat_server.posts_in(CHANNEL) if p.get("root_id") == from_bot["id"]
+    ]
+
+
+def test_unknown_command_points_to_help(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    asked = chat_server.user_posts("@graphbot wehre etherpad", CHANNEL, "alice")
+
+    reply = _bot_replies(chat_server, CHANNEL, asked["id"])[0]["message"]
+
+    assert "`where`" in reply and '"help"' in reply
+
+
+def test_daily_post_has_summary_and_pictures(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    """The daily job posts one message: a row per host, every picture as PNG."""
+    assert service.scheduler.run_now(DAILY_POST)
+
+    posts = [
+        p
+        for p in chat_server.posts_in(CHANNEL)
+        if p["user_id"] == chat_server.bot.id and not p.get("root_id")
+    ]
+    assert len(posts) == 1
+    message = posts[0]["message"]
+    for host in ("general", "media", "ldap"):
+        assert f"| {host} | " in message
+    assert "3 of 3 hosts collected" in message
+    files = chat_server.files_of(posts[0])
+    names = [stored.name for stored in files]
+    assert len(files) >= 5, names  # merged, one per host, legend
+    assert all(stored.mime_type == "image/png" for stored in files)
+    assert any("legend" in name for name in names)
+
+
+def test_render_now_asked_twice_at_once_renders_once_for_both(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    """Two people ask while a render runs; one render, both threads get pictures."""
+    gate = threading.Event()
+    service.renders = SharedRender(
+        lambda hosts: gate.wait(WAIT_SECONDS) and service.render(hosts)
+    )
+    first = chat_server.user_posts("@graphbot render now", CHANNEL, "alice")
+    _bot_replies(chat_server, CHANNEL, first["id"])
+    second = chat_server.user_posts("@graphbot render now", CHANNEL, "bob")
+    joined = _bot_replies(chat_server, CHANNEL, second["id"])[0]["message"]
+    gate.set()
+
+    first_replies = _bot_replies(chat_server, CHANNEL, first["id"], count=2)
+    second_replies = _bot_replies(chat_server, CHANNEL, second["id"], count=2)
+
+    assert "already running" in joined
+    assert service.renders.started_count == 1
+    for replies in (first_replies, second_replies):
+        assert chat_server.files_of(replies[-1])
+        assert "| general | " in replies[-1]["message"]
+    assert first_replies[-1]["file_ids"] != second_replies[-1]["file_ids"]
+
+
+def test_bot_answers_again_after_the_server_restarts(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    chat_server.restart()
+    assert chat_server.wait_for_websockets(1, timeout_seconds=WAIT_SECONDS)
+
+    asked = chat_server.user_posts("@graphbot help", CHANNEL, "alice")
+
+    reply = _bot_replies(chat_server, CHANNEL, asked["id"])[0]["message"]
+    assert "render now" in reply
+
+
+def test_shared_render_joins_a_running_render_and_hands_both_the_result() -> None:
+    """Plain values: a second request while one runs waits for the same result."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def render(hosts: list[str] | None) -> Any:
+        entered.set()
+        assert release.wait(WAIT_SECONDS)
+        return ("result", hosts)
+
+    shared = SharedRender(render)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(shared.run, ["media"])
+        assert entered.wait(WAIT_SECONDS)
+        second = pool.submit(shared.run, ["media"])
+        _wait_until(lambda: shared.is_running(["media"]), "the first render")
+        release.set()
+
+        assert first.result() is second.result()
+    assert shared.started_count == 1
+
+
+def test_shared_render_of_the_fleet_answers_a_request_for_one_host() -> None:
+    release = threading.Event()
+    shared = SharedRender(lambda hosts: release.wait(WAIT_SECONDS) and hosts)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fleet_render = pool.submit(shared.run, None)
+        _wait_until(lambda: shared.is_running(None), "the fleet render")
+
+        assert shared.is_running(["media"])
+        one_host = pool.submit(shared.run, ["media"])
+        release.set()
+        assert one_host.result() is fleet_render.result()
+    assert shared.started_count == 1
+
+
+def test_failed_render_is_reported_to_every_asker() -> None:
+    def render(hosts: list[str] | None) -> Any:
+        raise HostUnreachable("media", "refused")
+
+    shared = SharedRender(render)
+
+    with pytest.raises(HostUnreachable):
+        shared.run(None)
+    assert not shared.is_running(None)
