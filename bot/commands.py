@@ -177,7 +177,7 @@ def suggest_names(snapshot: Snapshot, term: str, count: int = 3) -> list[str]:
         )
         if name
     }
-    return difflib.get_close_matches(term.casefold(), sorted(names), count, 0.5)
+    return difflib.get_close_matches(term.casefold(), sorted(names), count, 0.6)
 
 
 def render_now(argument: str, asker: Asker, settings: Settings) -> Reply:

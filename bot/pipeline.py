@@ -20,7 +20,8 @@ from bot.errors import SnapshotUnreadable
 from bot.model import Snapshot
 from bot.privacy import apply_privacy
 from bot.settings import Settings
-from renderers.publish import RenderOptions, write_pictures
+from renderers.options import RenderOptions
+from renderers.publish import write_pictures
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,9 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
 def render_options(settings: Settings) -> RenderOptions:
     """The drawing options that settings control."""
     return RenderOptions(
-        organization=settings.organization, colors=settings.colors.model_dump()
+        organization=settings.organization,
+        colors=settings.colors.model_dump(),
+        timezone=settings.schedule.timezone,
     )
 
 

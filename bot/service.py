@@ -306,14 +306,15 @@ class Service:
 
 
 def pictures(files: list[Path]) -> list[Path]:
-    """The PNG files of a render, merged picture first and legend last."""
+    """The PNG files of a render: the fleet picture first, the legend last."""
     pngs = [path for path in files if path.suffix.lower() == ".png"]
 
     def order(path: Path) -> tuple[int, str]:
         name = path.stem.lower()
         if "legend" in name:
             return (2, name)
-        return (0 if "merged" in name or "fleet" in name else 1, name)
+        is_fleet = name == "fleet" or name.startswith("fleet-")
+        return (0 if is_fleet else 1, name)
 
     return sorted(pngs, key=order)
 

@@ -155,8 +155,8 @@ def new_picture_graph(name: str) -> graphviz.Digraph:
         "graph",
         newrank="true",
         rankdir="TB",
-        nodesep="0.2",
-        ranksep="0.3",
+        nodesep="0.15",
+        ranksep="0.25",
         fontname=style.FONT,
         fontsize=f"{style.BODY_POINTS:g}",
         outputorder="edgesfirst",
@@ -390,6 +390,12 @@ class _HostPainter:
         unused = [v for v in self.host.volumes if ("vol", v.name) not in self._used()]
         if unused:
             notes.append(f"{len(unused)} volumes not mounted by any container")
+        if self._proxy() is not None and not self._draws_route_edges():
+            notes.append(
+                f"{self._routed_count()} containers are reached through the "
+                "reverse proxy: their URLs are shown in purple inside each "
+                "container; route lines are left out to keep the picture readable"
+            )
         if self._routes_without_proxy():
             notes.append(
                 "URLs are listed in the containers they reach; no Traefik "
@@ -591,7 +597,7 @@ class _HostPainter:
                         f"{container.name} shares the network stack of {other.name}"
                     ),
                 )
-            if proxy is not None and proxy is not container and container.routes:
+            if self._draws_route_edges() and proxy is not container and container.routes:
                 self._route_edge(proxy, container)
 
     def _network_edge(self, network: str, node: str) -> None:
@@ -617,7 +623,17 @@ class _HostPainter:
             tooltip=attribute_text(f"{mount.source} at {mount.target}{access}"),
         )
 
-    def _route_edge(self, proxy: Container, container: Container) -> None:
+    def _routed_count(self) -> int:
+        proxy = self._proxy()
+        return sum(1 for c in self.host.containers if c.routes and c is not proxy)
+
+    def _draws_route_edges(self) -> bool:
+        return self._proxy() is not None and (
+            self._routed_count() <= self.options.max_route_edges
+        )
+
+    def _route_edge(self, proxy: Container | None, container: Container) -> None:
+        assert proxy is not None
         urls = [u for r in container.routes for u in r.urls] or [
             r.rule for r in container.routes
         ]

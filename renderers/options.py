@@ -40,6 +40,10 @@ class RenderOptions:
     max_aspect: float = 2.5  # neither side longer than this times the other
     max_label_chars: int = 30
     max_rows_per_container: int = 3  # ports, URLs: the rest is summed up
+    # Above this many routed containers on a host, route edges are left out
+    # (the URLs stay in each container, and a note says so): a hundred edges
+    # from one proxy took half of the picture's width in fleet B.
+    max_route_edges: int = 30
     dot_timeout_seconds: float = 300.0
 
     def color(self, key: str) -> str:

@@ -28,6 +28,7 @@ CAIRO_MAX_SIDE_PIXELS = 32767
 _FONT_SIZE = re.compile(r'font-size="([\d.]+)"')
 _SVG_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+_PAD_POINTS = 40.0
 _RESERVED = {"fleet", "legend", "index", "inventory"}
 
 
@@ -231,19 +232,23 @@ class _Painter:
     def split_fleet(
         self, layouts: list[layout.Layout], legend_layout: layout.Layout
     ) -> list[list[layout.Layout]]:
-        """The fewest pages on which every host stays readable."""
-        for pages in range(1, len(layouts) + 1):
-            groups = _balanced_groups(layouts, pages)
-            if all(self.fits([*g, legend_layout]) for g in groups):
-                return groups
-        return [[one] for one in layouts]
+        """Hosts in order, as many to a page as stay readable together."""
+        pages: list[list[layout.Layout]] = [[]]
+        for host_layout in layouts:
+            if pages[-1] and not self.fits([*pages[-1], host_layout, legend_layout]):
+                pages.append([])
+            pages[-1].append(host_layout)
+        return pages
 
     def fits(self, parts: list[layout.Layout]) -> bool:
         """Tell whether parts packed together fit the pixel limit at full size."""
         grid = layout.best_grid(_sizes(parts), self.options.target_aspect)
         scale = self.options.dpi / 72.0
-        width, height = grid.width_points * scale, grid.height_points * scale
-        is_small = width * height <= self.options.max_pixels
+        # The title's exact height and the picture's padding are only known
+        # once drawn; the margins keep the estimate on the safe side.
+        width = (grid.width_points + _PAD_POINTS) * scale
+        height = (grid.height_points + _PAD_POINTS) * scale
+        is_small = width * height <= self.options.max_pixels * 0.97
         is_drawable = max(width, height) <= CAIRO_MAX_SIDE_PIXELS
         return is_small and is_drawable and _distance(grid.aspect, 1.0) <= math.log(
             self.options.max_aspect
@@ -340,24 +345,6 @@ def _sizes(parts: tuple[layout.Layout, ...] | list[layout.Layout]) -> list[tuple
 
 def _distance(aspect: float, target: float) -> float:
     return abs(math.log(aspect / target))
-
-
-def _balanced_groups(
-    layouts: list[layout.Layout], pages: int
-) -> list[list[layout.Layout]]:
-    """Split hosts, in order, into ``pages`` groups of similar area."""
-    areas = [lay.width_points * lay.height_points for lay in layouts]
-    share = sum(areas) / pages
-    groups: list[list[layout.Layout]] = [[]]
-    filled = 0.0
-    for lay, area in zip(layouts, areas):
-        remaining_pages = pages - len(groups)
-        if groups[-1] and filled + area / 2 > share and remaining_pages > 0:
-            groups.append([])
-            filled = 0.0
-        groups[-1].append(lay)
-        filled += area
-    return groups
 
 
 def _file_names(hosts: list[str]) -> list[str]:

@@ -165,6 +165,10 @@ def _describe_container(container: Container) -> list[str]:
     ]
     urls = [url for route in container.routes for url in route.urls]
     unread = [route.router for route in container.routes if not route.is_parsed]
+    if container.compose_project or container.compose_service:
+        names = (container.compose_project, container.compose_service)
+        compose = "/".join(_code(name) for name in names if name)
+        lines.append(f"  Compose: {compose}")
     if urls:
         lines.append(f"  URLs: {', '.join(map(_url, urls))}")
     if unread:

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot.settings import HostSettings
-from tests.dockerd import Daemon, TlsFiles, import_busybox, make_tls_files
+from tests.dockerd import (
+    Daemon,
+    TlsFiles,
+    free_tcp_port,
+    import_busybox,
+    make_tls_files,
+)
 
 # A value that looks like a credential; it is set in test containers'
 # environments and must never appear in any inventory.
@@ -125,9 +131,11 @@ def _build_general(daemon: Daemon, work: Path) -> dict[str, str]:
     daemon.docker("volume", "create", LONG_VOLUME)
     bind_source = work / "general-bind"
     bind_source.mkdir()
+    # Engines reserve published ports on this machine, so pick free ones.
+    proxy_port, cloud_port = free_tcp_port(), free_tcp_port()
 
     _run(daemon, "traefik", "traefik:v2.11", "--network", "frontend",
-         "-p", "127.0.0.1:8080:80",
+         "-p", f"127.0.0.1:{proxy_port}:80",
          labels={"com.docker.compose.project": "proxy",
                  "com.docker.compose.service": "traefik"})
     _run(daemon, "etherpad", "etherpad/etherpad:1.9", "--network", "frontend",
@@ -143,7 +151,7 @@ def _build_general(daemon: Daemon, work: Path) -> dict[str, str]:
          "-v", f"{bind_source}:/srv/config:ro", "-v", f"{LONG_VOLUME}:/var/www",
          "--mount", "type=tmpfs,destination=/cache", "--expose", "80",
          # An IPv6 binding needs an IPv6 network when the userland proxy is off.
-         "-p", "[::1]:8443:443",
+         "-p", f"[::1]:{cloud_port}:443",
          labels=CLOUD_LABELS)
     daemon.docker("network", "connect", LONG_NETWORK, "nextcloud")
     _run(daemon, "host-agent", "traefik:1.7", "--network", "host")
@@ -166,29 +174,36 @@ def _build_general(daemon: Daemon, work: Path) -> dict[str, str]:
     daemon.docker("pause", "frozen")
     _wait_for_state(daemon, "batch-job", "exited")
     _wait_for_state(daemon, "crashy", "restarting")
-    return {"dualstack_v6": v6, "bind_source": str(bind_source)}
+    return {
+        "dualstack_v6": v6,
+        "bind_source": str(bind_source),
+        "proxy_port": str(proxy_port),
+        "cloud_port": str(cloud_port),
+    }
 
 
 def _build_media(daemon: Daemon, work: Path) -> dict[str, str]:
     daemon.import_rootfs("jellyfin/jellyfin:10.8", "linuxserver/transmission:4")
     daemon.docker("network", "create", "media-net")
+    tv_port = free_tcp_port()
     _run(daemon, "jellyfin", "jellyfin/jellyfin:10.8", "--network", "media-net",
-         "-p", "8096:8096",
+         "-p", f"{tv_port}:8096",
          labels={"traefik.http.routers.tv.rule":
                  "Host(`tv.example.org`) || Host(`films.example.org`)",
                  "traefik.http.routers.tv.tls": "true"})
     _run(daemon, "transmission", "linuxserver/transmission:4", "--network",
          "media-net", labels={"com.docker.compose.project": "media",
                               "com.docker.compose.service": "torrent"})
-    return {}
+    return {"tv_port": str(tv_port)}
 
 
 def _build_ldap(daemon: Daemon, work: Path) -> dict[str, str]:
     daemon.import_rootfs("osixia/openldap:1.5")
     daemon.docker("network", "create", "ldap-net")
+    ldap_port = free_tcp_port()
     _run(daemon, "openldap", "osixia/openldap:1.5", "--network", "ldap-net",
-         "-p", "127.0.0.1:1389:389", "-e", f"LDAP_ADMIN_PASSWORD={SECRET}")
-    return {}
+         "-p", f"127.0.0.1:{ldap_port}:389", "-e", f"LDAP_ADMIN_PASSWORD={SECRET}")
+    return {"ldap_port": str(ldap_port)}
 
 
 _BUILDERS: dict[str, Callable[[Daemon, Path], dict[str, str]]] = {

@@ -120,3 +120,89 @@ def test_render_from_a_file_that_is_no_snapshot_says_so(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "is not a graphbot snapshot" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _settings_file(tmp_path: Path, fleet, extra: str = "", dead: bool = True) -> Path:
+    blocks = [f'organization = "Test Collective"\noutput_dir = "{tmp_path / "out"}"\n']
+    for host in fleet.host_list:
+        block = f'[[hosts]]\nname = "{host.name}"\nurl = "{host.url}"\n'
+        if host.has_tls:
+            block += (
+                f'ca_cert = "{host.ca_cert}"\ncert = "{host.cert}"\n'
+                f'key = "{host.key}"\n'
+            )
+        blocks.append(block)
+    if dead:
+        blocks.append(
+            f'[[hosts]]\nname = "gone"\nurl = "unix://{tmp_path}/gone.sock"\n'
+        )
+    path = tmp_path / "settings.toml"
+    path.write_text("\n".join(blocks) + extra)
+    return path
+
+
+def test_render_fleet_draws_every_host_and_names_the_failed_one(
+    tmp_path: Path, fleet
+) -> None:
+    """One dead host is reported, exits 1, and never stops the others."""
+    settings_path = _settings_file(tmp_path, fleet)
+
+    result = graphbot("--settings", str(settings_path), "render", cwd=tmp_path)
+
+    out = tmp_path / "out"
+    assert result.returncode == 1, result.stderr
+    assert "gone: not collected" in result.stdout
+    for host in ("general", "media", "ldap"):
+        assert f"{host}: " in result.stdout
+        assert png_size(out / f"{host}.png")[0] > 100
+        assert (out / f"{host}.svg").is_file()
+        assert 'cluster' in (out / f"{host}.dot").read_text()
+    fleet_dot = (out / "fleet.dot").read_text()
+    assert "Test Collective" in fleet_dot and "gone" in fleet_dot
+    assert (out / "legend.png").is_file() and (out / "index.html").is_file()
+    snapshot = json.loads((out / "inventory.json").read_text())
+    assert sorted(h["host"] for h in snapshot["inventory"]["hosts"]) == [
+        "general", "ldap", "media"
+    ]
+    assert snapshot["inventory"]["failures"][0]["host"] == "gone"
+
+
+def test_render_only_the_named_host(tmp_path: Path, fleet) -> None:
+    settings_path = _settings_file(tmp_path, fleet)
+
+    result = graphbot(
+        "--settings", str(settings_path), "render", "--host", "media", cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    snapshot = json.loads((tmp_path / "out" / "inventory.json").read_text())
+    assert [h["host"] for h in snapshot["inventory"]["hosts"]] == ["media"]
+
+
+def test_hidden_and_excluded_things_are_in_no_output_file(
+    tmp_path: Path, fleet
+) -> None:
+    """What hide and exclude remove appears in no PNG, SVG, DOT, JSON or page."""
+    from tests.conftest import LONG_VOLUME, SECRET
+
+    hide = "\n[hide]\nurls = true\nvolumes = true\nbinds = true\nports = true\n"
+    settings_path = _settings_file(tmp_path, fleet, extra=hide, dead=False)
+    text = settings_path.read_text().replace(
+        'name = "general"\n', 'name = "general"\nexclude = ["host-*"]\n'
+    )
+    settings_path.write_text(text)
+
+    result = graphbot("--settings", str(settings_path), "render", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    forbidden = [
+        "pad.example.org", "tv.example.org", LONG_VOLUME, "pgdata", "host-agent",
+        fleet.facts["bind_source"], f':{fleet.facts["cloud_port"]}',
+        f':{fleet.facts["ldap_port"]}', SECRET,
+    ]
+    files = [p for p in (tmp_path / "out").iterdir() if p.is_file()]
+    assert len(files) > 10
+    for path in files:
+        content = path.read_bytes()
+        for word in forbidden:
+            assert word.encode() not in content, f"{word} leaked into {path.name}"

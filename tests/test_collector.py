@@ -127,7 +127,7 @@ def test_bind_mount_and_tmpfs_are_collected(fleet: Fleet, general: HostInventory
     assert mounts["/var/www"].source == LONG_VOLUME
 
 
-def test_ports_keep_their_host_ip_for_ipv4_and_ipv6(inventory: Inventory):
+def test_ports_keep_their_host_ip_for_ipv4_and_ipv6(inventory: Inventory, fleet):
     general = next(h for h in inventory.hosts if h.host == "general")
     media = next(h for h in inventory.hosts if h.host == "media")
 
@@ -136,9 +136,9 @@ def test_ports_keep_their_host_ip_for_ipv4_and_ipv6(inventory: Inventory):
     jellyfin_ports = _container(media, "jellyfin").ports
 
     assert [(p.host_ip, p.host_port, p.container_port) for p in traefik_ports] == [
-        ("127.0.0.1", 8080, 80)]
+        ("127.0.0.1", int(fleet.facts["proxy_port"]), 80)]
     assert [(p.host_ip, p.host_port, p.container_port) for p in nextcloud_ports] == [
-        ("::1", 8443, 443)]
+        ("::1", int(fleet.facts["cloud_port"]), 443)]
     assert len(jellyfin_ports) == 1
     assert jellyfin_ports[0].host_ip in {"", "0.0.0.0"}
 

@@ -142,6 +142,7 @@ def test_where_finds_partial_name_with_host_state_image_urls_ports_networks() ->
     assert "https://pad.example.org" in reply.text
     assert "`127.0.0.1:9001→9001/tcp`" in reply.text
     assert "Networks: `web`, `db`" in reply.text
+    assert "Compose: `office`/`pad`" in reply.text
     assert "collected 4 minutes ago" in reply.text
 
 
