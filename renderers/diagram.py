@@ -64,7 +64,9 @@ def label_text(value: str, limit: int | None = None) -> str:
     value = clean(value)
     if limit is not None:
         value = shorten(value, limit)
-    return html.escape(value, quote=True)
+    # Graphviz replaces \N, \G, \L ... even inside HTML-like labels, after
+    # decoding entities; a doubled backslash is its way to write one.
+    return html.escape(value, quote=True).replace("\\", "\\\\")
 
 
 def attribute_text(value: str) -> str:
@@ -546,14 +548,14 @@ class _HostPainter:
         lines = self._lines(container)
         cells = [
             f'<TR><TD BGCOLOR="{style.tint(colour)}">'
-            + font(html.escape(lines[0][0]), lines[0][1], bold=True)
+            + font(label_text(lines[0][0]), lines[0][1], bold=True)
             + "</TD></TR>"
         ]
         for number, (text, points) in enumerate(lines[1:], start=1):
             tone = colour if number == 2 else self._line_colour(container, text)
             cells.append(
                 '<TR><TD ALIGN="LEFT">'
-                + font(html.escape(text), points, tone)
+                + font(label_text(text), points, tone)
                 + "</TD></TR>"
             )
         table = (

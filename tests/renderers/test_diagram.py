@@ -1,0 +1,185 @@
+"""The host diagram: what is drawn, and that no name can break it."""
+
+from __future__ import annotations
+
+import re
+
+from bot.model import HostFailure, PublishedPort
+from renderers.diagram import failure_graph, host_graph
+from renderers.options import RenderOptions
+from tests.renderers.conftest import (
+    WHEN,
+    Drawing,
+    attached,
+    container,
+    host,
+    svg_of,
+    traefik_route,
+    volume,
+)
+
+OPTIONS = RenderOptions()
+HOSTILE = [
+    '"]; evil [label="x',
+    "<b>bold</b>",
+    "line\nbreak",
+    "back\\",
+    "\\N\\G\\L",
+    "x" * 200,
+    "</TD></TR></TABLE>>]; injected [shape=box",
+]
+
+
+def _container_nodes(drawing: Drawing) -> list[str]:
+    return [n for n in drawing.nodes if re.fullmatch(r"h_c\d+", n)]
+
+
+def test_container_on_two_networks_is_drawn_once_with_an_edge_to_each() -> None:
+    """A container joining front and back appears once, linked to both."""
+    app = container("shop-app", networks=attached("front", "back"))
+    drawing = Drawing(host_graph(host("alpha", [app], ["front", "back"]), OPTIONS, "h_").source)
+
+    apps = drawing.nodes_labelled("shop-app")
+    fronts = drawing.nodes_labelled(">front<")
+    backs = drawing.nodes_labelled(">back<")
+
+    assert len(apps) == 1
+    assert len(fronts) == 1 and len(backs) == 1
+    assert len(drawing.edges_between(fronts[0], apps[0])) == 1
+    assert len(drawing.edges_between(backs[0], apps[0])) == 1
+
+
+def test_host_and_compose_projects_are_clusters_holding_their_containers() -> None:
+    """The host is a cluster, each compose project a cluster inside it."""
+    containers = [
+        container("pad-app-1", compose_project="pad", networks=attached("pad_default")),
+        container("pad-db-1", compose_project="pad", networks=attached("pad_default")),
+        container("lonely", networks=attached("proxy")),
+    ]
+
+    drawing = Drawing(host_graph(host("alpha", containers), OPTIONS, "h_").source)
+
+    host_cluster = drawing.clusters["cluster_h_"]
+    project = [c for c in drawing.clusters if c.startswith("cluster_h_p")]
+    assert len(project) == 1
+    app, db, lonely = (drawing.nodes_labelled(n)[0] for n in ("pad-app-1", "pad-db-1", "lonely"))
+    assert {app, db} <= drawing.clusters[project[0]]
+    assert lonely not in drawing.clusters[project[0]]
+    assert {app, db, lonely} <= host_cluster
+
+
+def test_volumes_bind_mounts_ports_and_state_are_drawn() -> None:
+    """Volumes and host paths are nodes; ports and state are in the container."""
+    db = container(
+        "db",
+        state="exited",
+        mounts=[volume("dbdata", "/var/lib/db")],
+        ports=[PublishedPort(host_ip="127.0.0.1", host_port=5432, container_port=5432)],
+        networks=attached("net"),
+    )
+    web = container(
+        "web",
+        health="unhealthy",
+        mounts=[{"kind": "bind", "source": "/srv/www", "target": "/www"}],
+        networks=attached("net"),
+    )
+
+    drawing = Drawing(host_graph(host("alpha", [db, web]), OPTIONS, "h_").source)
+
+    db_node = drawing.nodes_labelled(">db<")[0]
+    assert "127.0.0.1:5432 \u2192 5432/tcp" in drawing.nodes[db_node]["label"]
+    assert "exited" in drawing.nodes[db_node]["label"]
+    assert "unhealthy" in drawing.nodes[drawing.nodes_labelled(">web<")[0]]["label"]
+    volume_node = drawing.nodes_labelled("dbdata")[0]
+    bind_node = drawing.nodes_labelled("/srv/www")[0]
+    assert drawing.nodes[volume_node]["shape"] == "cylinder"
+    assert drawing.nodes[bind_node]["shape"] == "folder"
+    assert drawing.edges_between(db_node, volume_node)
+
+
+def test_route_goes_from_the_proxy_to_the_container_it_serves() -> None:
+    """Traefik's container has an edge to the container a URL reaches."""
+    proxy = container("traefik", image_ref="traefik:v2.11", networks=attached("proxy"))
+    pad = container("pad", networks=attached("proxy"), routes=[traefik_route("pad.example.org")])
+
+    drawing = Drawing(host_graph(host("alpha", [proxy, pad]), OPTIONS, "h_").source)
+
+    proxy_node = drawing.nodes_labelled(">traefik<")[0]
+    pad_node = drawing.nodes_labelled(">pad<")[0]
+    routes = [e for t, h, e in drawing.edges if (t, h) == (proxy_node, pad_node)]
+    assert len(routes) == 1
+    assert "https://pad.example.org" in drawing.nodes[pad_node]["label"]
+
+
+def test_network_modes_host_none_and_container_are_shown() -> None:
+    """Host mode links to the host's stack, none says so, container: links."""
+    vpn = container("vpn", networks=attached("net"))
+    exporter = container("exporter", network_mode="host")
+    worker = container("worker", network_mode="none")
+    sidecar = container("sidecar", network_mode="container:vpn")
+
+    drawing = Drawing(
+        host_graph(host("alpha", [vpn, exporter, worker, sidecar]), OPTIONS, "h_").source
+    )
+
+    stack = drawing.nodes_labelled("host network stack")[0]
+    assert drawing.edges_between(stack, drawing.nodes_labelled(">exporter<")[0])
+    assert "no network" in drawing.nodes[drawing.nodes_labelled(">worker<")[0]]["label"]
+    sidecar_node = drawing.nodes_labelled(">sidecar<")[0]
+    vpn_node = drawing.nodes_labelled(">vpn<")[0]
+    assert drawing.edges_between(sidecar_node, vpn_node)
+
+
+def test_hostile_names_cannot_break_dot_and_are_escaped_in_svg() -> None:
+    """Quotes, markup, newlines, backslashes and long names stay plain text."""
+    containers = [
+        container(
+            name,
+            image_ref=name,
+            compose_project=name,
+            networks=attached(name),
+            mounts=[volume(name, "/data")],
+            routes=[traefik_route(name)],
+        )
+        for name in HOSTILE
+    ]
+    source = host_graph(host(HOSTILE[0], containers, notes=HOSTILE), OPTIONS, "h_").source
+
+    drawing = Drawing(source)
+    svg = svg_of(source)
+
+    assert len(_container_nodes(drawing)) == len(HOSTILE)
+    assert not {"evil", "injected"} & set(drawing.nodes)
+    assert "<b>bold" not in svg and "&lt;b&gt;bold" in svg
+    assert "x" * 200 in svg  # complete in the tooltip
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert all(len(text) < 100 for text in texts)  # shortened in the picture
+    assert not any("h_" in text for text in texts)  # no \\N or \\G expanded
+    assert "\\N\\G\\L" in svg
+    assert "<script" not in svg and "href" not in svg
+
+
+def test_failed_host_is_marked_with_the_reason() -> None:
+    """A host that could not be collected shows NOT COLLECTED and why."""
+    failure = HostFailure(
+        host="media",
+        kind="certificate-expired",
+        reason="its server certificate expired on 3 March",
+        failed_at=WHEN,
+    )
+
+    drawing = Drawing(failure_graph(failure, OPTIONS, "h_").source)
+
+    (node,) = drawing.nodes.values()
+    assert "NOT COLLECTED" in node["label"]
+    assert "expired on 3 March" in node["label"]
+
+
+def test_host_notes_are_shown_in_a_note() -> None:
+    """Notes from the collector appear in the host's picture."""
+    notes = ["Routes from the file provider are not read"]
+
+    drawing = Drawing(host_graph(host("alpha", [container("a1")], notes=notes), OPTIONS, "h_").source)
+
+    (note,) = drawing.nodes_labelled("file provider")
+    assert drawing.nodes[note]["shape"] == "note"

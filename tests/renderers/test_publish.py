@@ -1,0 +1,118 @@
+"""Pictures on disk: files, sizes, readability at scale, sample marking."""
+
+from __future__ import annotations
+
+import re
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.model import HostFailure, Snapshot
+from renderers.options import RenderOptions
+from renderers.publish import render_pictures, write_pictures
+from tests.renderers.conftest import WHEN
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+from fleetgen import fleet_snapshot  # noqa: E402
+
+SAMPLE = REPO / "bot" / "data" / "sample-inventory.json"
+OPTIONS = RenderOptions()
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def _sample() -> Snapshot:
+    return Snapshot.model_validate_json(SAMPLE.read_text("utf-8"))
+
+
+def test_sample_inventory_is_a_five_host_sample_with_an_etherpad() -> None:
+    """The shipped sample validates, is marked sample and serves pad.<domain>."""
+    snapshot = _sample()
+
+    inventory = snapshot.inventory
+    assert inventory.is_sample and inventory.organization == "Sample collective"
+    assert len(inventory.hosts) == 5
+    assert all(8 <= len(h.containers) <= 20 for h in inventory.hosts)
+    urls = [u for h in inventory.hosts for c in h.containers for r in c.routes for u in r.urls]
+    assert any(u.startswith("https://pad.") for u in urls)
+
+
+def test_every_host_fleet_and_legend_are_written_as_png_svg_and_dot(tmp_path: Path) -> None:
+    """Each host, the fleet and the legend get their files, and index.html."""
+    snapshot = _sample()
+
+    paths = write_pictures(snapshot, tmp_path, OPTIONS)
+
+    names = {p.name for p in paths}
+    for stem in [h.host for h in snapshot.inventory.hosts] + ["fleet"]:
+        assert {f"{stem}.png", f"{stem}.svg", f"{stem}.dot"} <= names
+    assert {"legend.png", "legend.svg", "index.html"} <= names
+    for path in tmp_path.glob("*.png"):
+        width, height = _png_size(path)
+        assert 200 <= width <= 32767 and 200 <= height <= 32767
+
+
+def test_sample_says_sample_in_every_picture_title(tmp_path: Path) -> None:
+    """Every SVG of the sample fleet says SAMPLE at the top."""
+    write_pictures(_sample(), tmp_path, OPTIONS)
+
+    for svg in tmp_path.glob("*.svg"):
+        assert "SAMPLE" in svg.read_text("utf-8"), svg.name
+
+
+def test_failed_host_appears_in_fleet_with_its_reason(tmp_path: Path) -> None:
+    """A failed host is drawn in the fleet picture, marked and explained."""
+    snapshot = _sample()
+    failure = HostFailure(
+        host="mail", kind="timeout", reason="the engine did not answer within 15 s",
+        failed_at=WHEN,
+    )
+    inventory = snapshot.inventory.model_copy(update={"failures": [failure]})
+    snapshot = snapshot.model_copy(update={"inventory": inventory})
+
+    write_pictures(snapshot, tmp_path, OPTIONS)
+
+    fleet = (tmp_path / "fleet.svg").read_text("utf-8")
+    assert "NOT COLLECTED" in fleet and "did not answer within 15 s" in fleet
+    assert (tmp_path / "mail.png").exists()
+
+
+def test_host_names_become_safe_distinct_file_names(tmp_path: Path) -> None:
+    """A host named like a path or like the fleet cannot overwrite files."""
+    snapshot = _sample()
+    hosts = [
+        snapshot.inventory.hosts[0].model_copy(update={"host": "../../etc"}),
+        snapshot.inventory.hosts[1].model_copy(update={"host": "fleet"}),
+    ]
+    inventory = snapshot.inventory.model_copy(update={"hosts": hosts})
+
+    paths = write_pictures(snapshot.model_copy(update={"inventory": inventory}), tmp_path, OPTIONS)
+
+    assert all(p.parent == tmp_path for p in paths)
+    assert len({p.name for p in paths}) == len(paths)
+
+
+@pytest.mark.parametrize("fleet", ["A", "B", "C"])
+def test_generated_fleet_pictures_stay_readable(fleet: str, tmp_path: Path) -> None:
+    """Issue 5: aspect within 1:2.5..2.5:1, at most 7680x4320 pixels, text >= 10 px."""
+    report = render_pictures(fleet_snapshot(fleet), tmp_path, OPTIONS)
+
+    for picture in report.pictures:
+        width, height = _png_size(picture.png)
+        assert (width, height) == (picture.width_px, picture.height_px)
+        assert width * height <= OPTIONS.max_pixels, picture.name
+        assert picture.smallest_text_px >= 10.0, picture.name
+        if picture.name != "legend":
+            assert 1 / 2.5 <= width / height <= 2.5, picture.name
+    fleet_pictures = [p for p in report.pictures if p.name.startswith("fleet")]
+    assert len(fleet_pictures) == report.fleet_pages
+    if report.fleet_pages > 1:
+        svg = fleet_pictures[0].svg.read_text("utf-8")
+        assert re.search(rf"page 1 of {report.fleet_pages}", svg)
