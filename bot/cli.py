@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(settings_path)
         if args.output:
             settings = settings.model_copy(update={"output_dir": args.output})
-        _configure_logging("DEBUG" if args.verbose else settings.log_level)
+        _configure_logging(_log_level(args, settings))
         return args.handler(args, settings, settings_path)
     except (InvalidSettings, SnapshotUnreadable) as exc:
         print(f"graphbot: {exc}", file=sys.stderr)
@@ -57,7 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         help="settings.toml to read (default: $GRAPHBOT_SETTINGS, else the local "
         "engine and ./output)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log more: -v for progress, -vv for every decision (DEBUG)",
+    )
     parser.add_argument(
         "--output", type=Path, metavar="DIR", help="write files here (overrides output_dir)"
     )
@@ -72,15 +75,15 @@ def _parser() -> argparse.ArgumentParser:
         "--host", dest="hosts", action="append", metavar="NAME",
         help="collect only this host (repeatable)",
     )
-    render.set_defaults(handler=_render)
+    render.set_defaults(handler=_render, is_service=False)
 
     run = commands.add_parser("run", help="run the Mattermost bot and its schedule")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, is_service=True)
 
     certs = commands.add_parser(
         "certs", help="print TLS certificate expiry; non-zero when one needs renewal"
     )
-    certs.set_defaults(handler=_certs)
+    certs.set_defaults(handler=_certs, is_service=False)
     return parser
 
 
@@ -159,6 +162,14 @@ def _certs(args: argparse.Namespace, settings: Settings, path: Path | None) -> i
     statuses = check_certificates(settings.hosts, warn_within_days=max(warn_days))
     print(certificate_table(statuses))
     return certs_exit_status(statuses, min(warn_days))
+
+
+def _log_level(args: argparse.Namespace, settings: Settings) -> str:
+    if args.verbose:
+        return "DEBUG" if args.verbose > 1 else "INFO"
+    # One-shot commands report every result on stdout, so their log lines
+    # would only repeat it; the service has no terminal and logs at its level.
+    return settings.log_level if args.is_service else "ERROR"
 
 
 def _configure_logging(level: str) -> None:

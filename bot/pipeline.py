@@ -94,8 +94,9 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
 
 def render_options(settings: Settings) -> RenderOptions:
     """The drawing options that settings control."""
+    # The organisation name comes from the inventory itself, so a redrawn
+    # snapshot (or the sample) keeps the name it was collected under.
     return RenderOptions(
-        organization=settings.organization,
         colors=settings.colors.model_dump(),
         timezone=settings.schedule.timezone,
     )
