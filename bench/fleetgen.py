@@ -31,7 +31,9 @@ from bot.model import (
 
 COLLECTED_AT = datetime(2024, 11, 5, 7, 58, 12, tzinfo=timezone.utc)
 DOMAIN = "collective.example"
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "bot" / "data" / "sample-inventory.json"
+SAMPLE_PATH = (
+    Path(__file__).resolve().parent.parent / "bot" / "data" / "sample-inventory.json"
+)
 FLEETS = {"A": (5, 60), "B": (1, 300), "C": (12, 25)}
 
 
@@ -118,7 +120,8 @@ class HostBuilder:
             created_at=COLLECTED_AT - timedelta(days=12),
             compose_project=project,
             compose_service=service if project else "",
-            network_mode=network_mode or (attachments[0].network if attachments else ""),
+            network_mode=network_mode
+            or (attachments[0].network if attachments else ""),
             networks=attachments,
             ports=list(ports),
             mounts=mounts,
@@ -167,7 +170,9 @@ def _traefik(host: HostBuilder) -> None:
     )
 
 
-def _web_app(host: HostBuilder, project: str, image: str, url: str, db: str = "") -> None:
+def _web_app(
+    host: HostBuilder, project: str, image: str, url: str, db: str = ""
+) -> None:
     host.add(
         project,
         "app",
@@ -177,8 +182,13 @@ def _web_app(host: HostBuilder, project: str, image: str, url: str, db: str = ""
         volumes=(("data", "/data"),),
     )
     if db == "postgres":
-        host.add(project, "db", "postgres:15-alpine", volumes=(("db", "/var/lib/postgresql/data"),),
-                 health="healthy")
+        host.add(
+            project,
+            "db",
+            "postgres:15-alpine",
+            volumes=(("db", "/var/lib/postgresql/data"),),
+            health="healthy",
+        )
     elif db == "mariadb":
         host.add(project, "db", "mariadb:10.11", volumes=(("db", "/var/lib/mysql"),))
 
@@ -190,24 +200,48 @@ def sample_snapshot() -> Snapshot:
     _web_app(alpha, "etherpad", "etherpad/etherpad:1.9.7", "pad", "postgres")
     _web_app(alpha, "nextcloud", "nextcloud:28-apache", "cloud", "mariadb")
     alpha.add("nextcloud", "redis", "redis:7-alpine")
-    alpha.add("nextcloud", "cron", "nextcloud:28-apache", volumes=(("data", "/var/www/html"),))
+    alpha.add(
+        "nextcloud", "cron", "nextcloud:28-apache", volumes=(("data", "/var/www/html"),)
+    )
     _web_app(alpha, "website", "wordpress:6.4-php8.2-apache", "www", "mariadb")
     _web_app(alpha, "blog-of-the-gardening-working-group", "ghost:5-alpine", "garden")
-    alpha.add("", "", "containrrr/watchtower:1.7.1", name="watchtower",
-              networks=("monitoring-agents",),
-              binds=(("/var/run/docker.sock", "/var/run/docker.sock"),))
+    alpha.add(
+        "",
+        "",
+        "containrrr/watchtower:1.7.1",
+        name="watchtower",
+        networks=("monitoring-agents",),
+        binds=(("/var/run/docker.sock", "/var/run/docker.sock"),),
+    )
 
     bravo = HostBuilder("bravo")
     _traefik(bravo)
     _web_app(bravo, "gitea", "gitea/gitea:1.21", "git", "postgres")
-    bravo.add("gitea", "ssh", "gitea/gitea:1.21", ports=(PublishedPort(host_port=2222, container_port=22),),
-              state="exited", name="gitea-ssh-legacy")
-    _web_app(bravo, "mattermost", "mattermost/mattermost-team-edition:9.3", "chat", "postgres")
+    bravo.add(
+        "gitea",
+        "ssh",
+        "gitea/gitea:1.21",
+        ports=(PublishedPort(host_port=2222, container_port=22),),
+        state="exited",
+        name="gitea-ssh-legacy",
+    )
+    _web_app(
+        bravo,
+        "mattermost",
+        "mattermost/mattermost-team-edition:9.3",
+        "chat",
+        "postgres",
+    )
     _web_app(bravo, "hedgedoc", "quay.io/hedgedoc/hedgedoc:1.9.9", "notes", "postgres")
     _web_app(bravo, "vaultwarden", "vaultwarden/server:1.30.1", "vault")
-    bravo.add("backup", "borgmatic", "ghcr.io/borgmatic-collective/borgmatic:1.8",
-              networks=("default",), binds=(("/srv", "/mnt/source"), ("/root/.ssh", "/root/.ssh")),
-              state="restarting")
+    bravo.add(
+        "backup",
+        "borgmatic",
+        "ghcr.io/borgmatic-collective/borgmatic:1.8",
+        networks=("default",),
+        binds=(("/srv", "/mnt/source"), ("/root/.ssh", "/root/.ssh")),
+        state="restarting",
+    )
 
     charlie = HostBuilder("charlie")
     _traefik(charlie)
@@ -215,53 +249,106 @@ def sample_snapshot() -> Snapshot:
     charlie.add("discourse", "sidekiq", "bitnami/discourse:3.1.3")
     charlie.add("discourse", "redis", "redis:7-alpine", volumes=(("redis", "/data"),))
     _web_app(charlie, "keycloak", "quay.io/keycloak/keycloak:23.0", "login", "postgres")
-    _web_app(charlie, "limesurvey", "martialblog/limesurvey:6-apache", "survey", "mariadb")
+    _web_app(
+        charlie, "limesurvey", "martialblog/limesurvey:6-apache", "survey", "mariadb"
+    )
     charlie.add("limesurvey", "mailer", "boky/postfix:v4.1", state="paused")
     _web_app(charlie, "collabora", "collabora/code:23.05.6.2.1", "office")
 
     media = HostBuilder("media")
     _traefik(media)
-    _web_app(media, "peertube", "chocobozzz/peertube:v6.0.2-bookworm", "video", "postgres")
+    _web_app(
+        media, "peertube", "chocobozzz/peertube:v6.0.2-bookworm", "video", "postgres"
+    )
     media.add("peertube", "redis", "redis:7-alpine", volumes=(("redis", "/data"),))
-    media.add("jellyfin", "jellyfin", "jellyfin/jellyfin:10.8.13", network_mode="host",
-              binds=(("/srv/media", "/media"),), volumes=(("config", "/config"), ("", "/cache")))
-    media.add("jellyfin", "transcode-worker", "linuxserver/ffmpeg:6.1.1", network_mode="none",
-              binds=(("/srv/media", "/media"),), state="exited")
+    media.add(
+        "jellyfin",
+        "jellyfin",
+        "jellyfin/jellyfin:10.8.13",
+        network_mode="host",
+        binds=(("/srv/media", "/media"),),
+        volumes=(("config", "/config"), ("", "/cache")),
+    )
+    media.add(
+        "jellyfin",
+        "transcode-worker",
+        "linuxserver/ffmpeg:6.1.1",
+        network_mode="none",
+        binds=(("/srv/media", "/media"),),
+        state="exited",
+    )
     _web_app(media, "owncast", "owncast/owncast:0.1.2", "live")
     media.containers[-1:] = [
-        media.containers[-1].model_copy(update={
-            "ports": [PublishedPort(host_ip="192.0.2.10", host_port=1935, container_port=1935)],
-            "health": "unhealthy",
-        })
+        media.containers[-1].model_copy(
+            update={
+                "ports": [
+                    PublishedPort(
+                        host_ip="192.0.2.10", host_port=1935, container_port=1935
+                    )
+                ],
+                "health": "unhealthy",
+            }
+        )
     ]
-    media.notes.append("Routes from Traefik's file provider are not read; the "
-                       "Jellyfin URL is set there and is not shown.")
+    _web_app(media, "navidrome", "deluan/navidrome:0.51.0", "music")
+    _web_app(media, "audiobookshelf", "ghcr.io/advplyr/audiobookshelf:2.7.2", "books")
+    media.notes.append(
+        "Routes from Traefik's file provider are not read; the "
+        "Jellyfin URL is set there and is not shown."
+    )
 
     directory = HostBuilder("directory")
     _traefik(directory)
-    directory.add("ldap", "openldap", "osixia/openldap:1.5.0", volumes=(("data", "/var/lib/ldap"),),
-                  ports=(PublishedPort(host_ip="10.0.0.5", host_port=636, container_port=636),))
+    directory.add(
+        "ldap",
+        "openldap",
+        "osixia/openldap:1.5.0",
+        volumes=(("data", "/var/lib/ldap"),),
+        ports=(PublishedPort(host_ip="10.0.0.5", host_port=636, container_port=636),),
+    )
     _web_app(directory, "ldap", "osixia/phpldapadmin:0.9.0", "directory")
-    mail_ports = tuple(PublishedPort(host_port=p, container_port=p) for p in (25, 465, 587, 993))
-    directory.add("mail", "mailserver", "ghcr.io/docker-mailserver/docker-mailserver:13.2",
-                  ports=mail_ports, volumes=(("mail-data", "/var/mail"), ("mail-state", "/var/mail-state")),
-                  health="healthy")
+    mail_ports = tuple(
+        PublishedPort(host_port=p, container_port=p) for p in (25, 465, 587, 993)
+    )
+    directory.add(
+        "mail",
+        "mailserver",
+        "ghcr.io/docker-mailserver/docker-mailserver:13.2",
+        ports=mail_ports,
+        volumes=(("mail-data", "/var/mail"), ("mail-state", "/var/mail-state")),
+        health="healthy",
+    )
     _web_app(directory, "mail", "roundcube/roundcubemail:1.6.5-apache", "webmail")
     directory.network("monitoring_default", ipv6=True)
     _web_app(directory, "monitoring", "grafana/grafana:10.2.3", "grafana")
-    directory.add("monitoring", "prometheus", "prom/prometheus:v2.48.1",
-                  volumes=(("prometheus", "/prometheus"),),
-                  binds=(("/etc/prometheus", "/etc/prometheus"),))
+    directory.add(
+        "monitoring",
+        "prometheus",
+        "prom/prometheus:v2.48.1",
+        volumes=(("prometheus", "/prometheus"),),
+        binds=(("/etc/prometheus", "/etc/prometheus"),),
+    )
     directory.add("monitoring", "alertmanager", "prom/alertmanager:v0.26.0")
-    directory.add("monitoring", "node-exporter", "prom/node-exporter:v1.7.0", network_mode="host",
-                  binds=(("/", "/host"),))
-    directory.add("monitoring", "blackbox", "prom/blackbox-exporter:v0.24.0",
-                  network_mode="container:monitoring-prometheus-1")
+    directory.add(
+        "monitoring",
+        "node-exporter",
+        "prom/node-exporter:v1.7.0",
+        network_mode="host",
+        binds=(("/", "/host"),),
+    )
+    directory.add(
+        "monitoring",
+        "blackbox",
+        "prom/blackbox-exporter:v0.24.0",
+        network_mode="container:monitoring-prometheus-1",
+    )
 
     hosts = [b.build() for b in (alpha, bravo, charlie, media, directory)]
     return Snapshot(
         collected_at=COLLECTED_AT,
-        inventory=Inventory(organization="Sample collective", hosts=hosts, is_sample=True),
+        inventory=Inventory(
+            organization="Sample collective", hosts=hosts, is_sample=True
+        ),
     )
 
 
@@ -292,8 +379,14 @@ def generated_host(name: str, count: int, seed: int) -> HostInventory:
             state = rng.choice(["running"] * 8 + ["exited", "restarting"])
             host.add(project, f"worker{extra}", image, state=state)
         if rng.random() < 0.08:
-            host.add("", "", "busybox:1.36", name=f"{name}-debug-{number}", networks=("proxy",),
-                     state="exited")
+            host.add(
+                "",
+                "",
+                "busybox:1.36",
+                name=f"{name}-debug-{number}",
+                networks=("proxy",),
+                state="exited",
+            )
     del host.containers[count:]
     return host.build()
 
@@ -302,7 +395,9 @@ def fleet_snapshot(fleet: str) -> Snapshot:
     """Fleet A, B or C of issue 5 as a snapshot."""
     hosts_count, containers = FLEETS[fleet]
     hosts = [
-        generated_host(f"{fleet.lower()}host{i + 1:02d}", containers, seed=i * 7919 + ord(fleet))
+        generated_host(
+            f"{fleet.lower()}host{i + 1:02d}", containers, seed=i * 7919 + ord(fleet)
+        )
         for i in range(hosts_count)
     ]
     return Snapshot(
@@ -313,7 +408,9 @@ def fleet_snapshot(fleet: str) -> Snapshot:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        SAMPLE_PATH.write_text(sample_snapshot().model_dump_json(indent=1) + "\n", "utf-8")
+        SAMPLE_PATH.write_text(
+            sample_snapshot().model_dump_json(indent=1) + "\n", "utf-8"
+        )
         print(f"wrote {SAMPLE_PATH}")
         return 0
     snapshot = fleet_snapshot(argv[0])

@@ -116,7 +116,9 @@ class Title:
             parts.append(f"page {self.page} of {self.pages}")
         parts.append("collected " + format_time(self.collected_at, timezone))
         text = " \u2014 ".join(parts)
-        return ("SAMPLE fleet, not real data \u2014 " + text) if self.is_sample else text
+        return (
+            ("SAMPLE fleet, not real data \u2014 " + text) if self.is_sample else text
+        )
 
 
 def format_time(moment: datetime, timezone: str = "UTC") -> str:
@@ -130,7 +132,9 @@ def title_label(title: Title, options: RenderOptions) -> str:
     """HTML-like label for the root graph of a picture."""
     lines = []
     if title.is_sample:
-        lines.append(font("SAMPLE \u2014 not a real fleet", style.TITLE_POINTS, "#c62828", True))
+        lines.append(
+            font("SAMPLE \u2014 not a real fleet", style.TITLE_POINTS, "#c62828", True)
+        )
     heading = label_text(title.organization or "graphbot", 60)
     subject = label_text(title.subject, 60)
     lines.append(font(f"{heading} \u2014 {subject}", style.TITLE_POINTS, bold=True))
@@ -413,7 +417,7 @@ class _HostPainter:
             lines.append(font(f"and {len(notes) - 10} more notes", style.SMALL_POINTS))
         graph.node(
             self.node_id("note", "notes"),
-            label="<" + "<BR ALIGN=\"LEFT\"/>".join(lines) + "<BR ALIGN=\"LEFT\"/>>",
+            label="<" + '<BR ALIGN="LEFT"/>'.join(lines) + '<BR ALIGN="LEFT"/>>',
             shape="note",
             style="filled",
             fillcolor="#fffde7",
@@ -443,7 +447,9 @@ class _HostPainter:
             if row_number + 1 < len(plan.rows):
                 following = self.node_id("r", str(row_number + 1))
                 cluster.node(following, **_INVISIBLE)
-                cluster.edge(anchor, following, minlen=str(3 * depth), **_INVISIBLE_EDGE)
+                cluster.edge(
+                    anchor, following, minlen=str(3 * depth), **_INVISIBLE_EDGE
+                )
                 anchor = following
 
     def _paint_block(
@@ -461,7 +467,11 @@ class _HostPainter:
                 group.attr(
                     label="<"
                     + font("compose ", style.SMALL_POINTS)
-                    + font(label_text(block.project, self.limit), style.CLUSTER_POINTS, bold=True)
+                    + font(
+                        label_text(block.project, self.limit),
+                        style.CLUSTER_POINTS,
+                        bold=True,
+                    )
                     + ">",
                     style="rounded,filled",
                     fillcolor="white",
@@ -493,7 +503,12 @@ class _HostPainter:
             label = ("anonymous " if len(key) == 64 else "") + "volume"
             shape, tip = "cylinder", f"volume {key}"
         else:
-            shown, label, shape, tip = key, "host path", "folder", f"bind mount of {key}"
+            shown, label, shape, tip = (
+                key,
+                "host path",
+                "folder",
+                f"bind mount of {key}",
+            )
         graph.node(
             self.node_id(kind, key),
             label="<"
@@ -514,7 +529,9 @@ class _HostPainter:
     def _lines(self, container: Container) -> list[tuple[str, float]]:
         """Plain text of each label line, for sizing and for the label."""
         lines = [(shorten(clean(container.name), self.limit), style.BODY_POINTS)]
-        lines.append((shorten(clean(container.image_ref), self.limit + 6), style.SMALL_POINTS))
+        lines.append(
+            (shorten(clean(container.image_ref), self.limit + 6), style.SMALL_POINTS)
+        )
         lines.append((_state_text(container), style.SMALL_POINTS))
         for text in self._detail_lines(container):
             lines.append((shorten(clean(text), self.limit + 10), style.SMALL_POINTS))
@@ -532,7 +549,11 @@ class _HostPainter:
         details = _capped(ports, most, "ports") + _capped(urls, most, "URLs")
         details += _capped(broken, most, "unreadable routes")
         details += _capped(
-            [f"{m.kind} {m.target}" for m in container.mounts if m.kind not in ("volume", "bind")],
+            [
+                f"{m.kind} {m.target}"
+                for m in container.mounts
+                if m.kind not in ("volume", "bind")
+            ],
             most,
             "mounts",
         )
@@ -572,7 +593,9 @@ class _HostPainter:
         )
 
     def _line_colour(self, container: Container, text: str) -> str:
-        urls = {shorten(clean(u), self.limit + 10) for r in container.routes for u in r.urls}
+        urls = {
+            shorten(clean(u), self.limit + 10) for r in container.routes for u in r.urls
+        }
         return self.palette["route"] if text in urls else ""
 
     # Edges: networks, mounts, shared network stacks, routes.
@@ -599,7 +622,11 @@ class _HostPainter:
                         f"{container.name} shares the network stack of {other.name}"
                     ),
                 )
-            if self._draws_route_edges() and proxy is not container and container.routes:
+            if (
+                self._draws_route_edges()
+                and proxy is not container
+                and container.routes
+            ):
                 self._route_edge(proxy, container)
 
     def _network_edge(self, network: str, node: str) -> None:
@@ -667,12 +694,20 @@ class _HostPainter:
             return None
         wanted = mode.split(":", 1)[1]
         for other in self.host.containers:
-            if other.name == wanted or (len(wanted) >= 12 and other.id.startswith(wanted)):
+            if other.name == wanted or (
+                len(wanted) >= 12 and other.id.startswith(wanted)
+            ):
                 return other
         return None
 
 
-_INVISIBLE = {"style": "invis", "shape": "point", "width": "0", "height": "0", "label": ""}
+_INVISIBLE = {
+    "style": "invis",
+    "shape": "point",
+    "width": "0",
+    "height": "0",
+    "label": "",
+}
 _INVISIBLE_EDGE = {"style": "invis", "weight": "0"}
 
 
@@ -738,9 +773,7 @@ def _port_text(port: PublishedPort) -> str:
     shown_ip = "*" if host_ip in ("", "0.0.0.0", "::") else host_ip
     if ":" in shown_ip:
         shown_ip = f"[{shown_ip}]"
-    return (
-        f"{shown_ip}:{port.host_port} {ARROW} {port.container_port}/{port.protocol}"
-    )
+    return f"{shown_ip}:{port.host_port} {ARROW} {port.container_port}/{port.protocol}"
 
 
 def _capped(items: list[str], most: int, what: str) -> list[str]:
@@ -758,7 +791,9 @@ def _container_tooltip(container: Container) -> str:
     if container.health:
         lines.append(f"health {container.health}")
     if container.compose_project:
-        service = f" service {container.compose_service}" if container.compose_service else ""
+        service = (
+            f" service {container.compose_service}" if container.compose_service else ""
+        )
         lines.append(f"compose project {container.compose_project}{service}")
     if container.networks:
         lines.append("networks " + ", ".join(a.network for a in container.networks))
@@ -768,6 +803,13 @@ def _container_tooltip(container: Container) -> str:
         lines.append(f"network mode {container.network_mode}")
     lines += [f"port {_port_text(p)}" for p in container.ports]
     lines += [f"URL {u}" for r in container.routes for u in r.urls]
-    lines += [f"route {r.router}: {r.problem or r.rule}" for r in container.routes if not r.is_parsed]
-    lines += [f"{m.kind} {m.source} at {m.target}".replace("  ", " ") for m in container.mounts]
+    lines += [
+        f"route {r.router}: {r.problem or r.rule}"
+        for r in container.routes
+        if not r.is_parsed
+    ]
+    lines += [
+        f"{m.kind} {m.source} at {m.target}".replace("  ", " ")
+        for m in container.mounts
+    ]
     return "\n".join(lines)

@@ -93,9 +93,7 @@ def run_tool(
     return result.stdout
 
 
-def lay_out(
-    name: str, source: str, clock: ToolClock, timeout_seconds: float
-) -> Layout:
+def lay_out(name: str, source: str, clock: ToolClock, timeout_seconds: float) -> Layout:
     """Lay out a graph with dot and measure it."""
     output = run_tool(["dot", "-Tdot"], source, clock, timeout_seconds)
     positioned = output.decode("utf-8")
@@ -165,14 +163,12 @@ def pack(
     # and neato -n2 places it and grows the picture to fit it.
     head, _, rest = packed.partition("{")
     attributes = (
-        f"graph [label={title_label}, labelloc=t, fontname=\"DejaVu Sans\", "
+        f'graph [label={title_label}, labelloc=t, fontname="DejaVu Sans", '
         "fontsize=14, pad=0.2];"
     )
     return f"{head}{{\n\t{attributes}{rest}"
 
 
-def draw(
-    positioned: str, fmt: str, clock: ToolClock, timeout_seconds: float
-) -> bytes:
+def draw(positioned: str, fmt: str, clock: ToolClock, timeout_seconds: float) -> bytes:
     """Draw a positioned graph as ``fmt`` (png, svg) without moving anything."""
     return run_tool(["neato", "-n2", f"-T{fmt}"], positioned, clock, timeout_seconds)

@@ -15,7 +15,9 @@ from renderers.options import RenderOptions
 LEGEND_PREFIX = "legend"
 
 
-def legend_graph(options: RenderOptions, prefix: str = LEGEND_PREFIX) -> graphviz.Digraph:
+def legend_graph(
+    options: RenderOptions, prefix: str = LEGEND_PREFIX
+) -> graphviz.Digraph:
     """Build the legend as a graph of sample nodes and edges."""
     palette = style.make_palette(options)
     graph = new_picture_graph(prefix)
@@ -33,7 +35,9 @@ def legend_graph(options: RenderOptions, prefix: str = LEGEND_PREFIX) -> graphvi
                 colour = palette[kind.color_key]
                 shapes.node(
                     f"{prefix}{kind.key}",
-                    label="<" + font(label_text(kind.meaning), style.SMALL_POINTS) + ">",
+                    label="<"
+                    + font(label_text(kind.meaning), style.SMALL_POINTS)
+                    + ">",
                     shape=kind.shape,
                     style=kind.style,
                     fillcolor=style.tint(colour),
@@ -56,7 +60,9 @@ def legend_graph(options: RenderOptions, prefix: str = LEGEND_PREFIX) -> graphvi
 
 
 def _states_table(palette: style.Palette) -> str:
-    rows = ['<TR><TD COLSPAN="2">' + font("container state", style.SMALL_POINTS, bold=True)]
+    rows = [
+        '<TR><TD COLSPAN="2">' + font("container state", style.SMALL_POINTS, bold=True)
+    ]
     rows[0] += "</TD></TR>"
     for text, key in style.STATE_KEYS:
         colour = palette[key]

@@ -218,7 +218,8 @@ _SCRIPT = r"""
   function searchableText(group) {
     let text = group.textContent;
     group.querySelectorAll("a").forEach(function (link) {
-      text += " " + (link.getAttributeNS(XLINK, "title") || link.getAttribute("title") || "");
+      const tip = link.getAttributeNS(XLINK, "title") || link.getAttribute("title");
+      text += " " + (tip || "");
     });
     return text.toLowerCase();
   }

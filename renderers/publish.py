@@ -29,6 +29,7 @@ _FONT_SIZE = re.compile(r'font-size="([\d.]+)"')
 _SVG_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 _PAD_POINTS = 40.0
+_FLEET_PAGE = re.compile(r"fleet-\d+", re.IGNORECASE)
 _RESERVED = {"fleet", "legend", "index", "inventory"}
 
 
@@ -70,7 +71,9 @@ class RenderReport:
         return paths + ([self.page] if self.page else [])
 
 
-def write_pictures(snapshot: Snapshot, output_dir: Path, options: RenderOptions) -> list[Path]:
+def write_pictures(
+    snapshot: Snapshot, output_dir: Path, options: RenderOptions
+) -> list[Path]:
     """Write each host's, the fleet's and the legend's PNG, SVG and DOT, and index.html.
 
     Returns the paths written. The caller writes inventory.json.
@@ -98,7 +101,9 @@ def render_pictures(
         jobs += fleet_jobs + [painter.legend_job(legend_layout)]
         report.pictures = list(pool.map(painter.draw, jobs))
     svgs = {pic.name: pic.svg for pic in report.pictures}
-    report.page = page.write_page(snapshot, output_dir, _page_parts(report, svgs), options)
+    report.page = page.write_page(
+        snapshot, output_dir, _page_parts(report, svgs), options
+    )
     report.total_seconds = time.perf_counter() - started
     log.info(
         "Drew %d pictures in %.1f s (%.1f s in Graphviz)",
@@ -118,8 +123,10 @@ def _workers() -> int:
 def _page_parts(report: RenderReport, svgs: dict[str, Path]) -> list[page.Part]:
     parts = []
     for picture in report.pictures:
-        kind = "legend" if picture.name == "legend" else (
-            "fleet" if picture.name.startswith("fleet") else "host"
+        kind = (
+            "legend"
+            if picture.name == "legend"
+            else ("fleet" if picture.name.startswith("fleet") else "host")
         )
         parts.append(page.Part(picture.name, picture.title, kind, svgs[picture.name]))
     return parts
@@ -250,8 +257,10 @@ class _Painter:
         height = (grid.height_points + _PAD_POINTS) * scale
         is_small = width * height <= self.options.max_pixels * 0.97
         is_drawable = max(width, height) <= CAIRO_MAX_SIDE_PIXELS
-        return is_small and is_drawable and _distance(grid.aspect, 1.0) <= math.log(
-            self.options.max_aspect
+        return (
+            is_small
+            and is_drawable
+            and _distance(grid.aspect, 1.0) <= math.log(self.options.max_aspect)
         )
 
     def legend_job(self, legend_layout: layout.Layout) -> _Job:
@@ -262,7 +271,9 @@ class _Painter:
     def draw(self, job: _Job) -> Picture:
         label = diagram.title_label(job.title, self.options)
         timeout = self.options.dot_timeout_seconds
-        packed = layout.pack(list(job.layouts), job.columns, label, "picture", self.clock, timeout)
+        packed = layout.pack(
+            list(job.layouts), job.columns, label, "picture", self.clock, timeout
+        )
         svg = layout.draw(packed, "svg", self.clock, timeout)
         width_pt, height_pt = _svg_size(svg)
         dpi = self._dpi_within_limits(job.name, width_pt, height_pt)
@@ -271,8 +282,14 @@ class _Painter:
         width_px, height_px = png_size(png)
         smallest = min(_font_sizes(svg)) * width_px / width_pt
         return Picture(
-            job.name, job.title.plain(self.options.timezone), paths[0], paths[1],
-            paths[2], width_px, height_px, smallest,
+            job.name,
+            job.title.plain(self.options.timezone),
+            paths[0],
+            paths[1],
+            paths[2],
+            width_px,
+            height_px,
+            smallest,
         )
 
     def _dpi_within_limits(self, name: str, width_pt: float, height_pt: float) -> float:
@@ -296,7 +313,9 @@ class _Painter:
             )
         return dpi * shrink * 0.995 if shrink < 1.0 else dpi
 
-    def _write(self, job: _Job, packed: str, svg: bytes, png: bytes) -> list[Path | None]:
+    def _write(
+        self, job: _Job, packed: str, svg: bytes, png: bytes
+    ) -> list[Path | None]:
         base = self.output_dir / job.name
         png_path, svg_path = base.with_suffix(".png"), base.with_suffix(".svg")
         png_path.write_bytes(png)
@@ -323,7 +342,9 @@ def png_size(png: bytes) -> tuple[int, int]:
 def _svg_size(svg: bytes) -> tuple[float, float]:
     match = _SVG_SIZE.search(svg.decode("utf-8", "replace"))
     if match is None:
-        raise layout.GraphvizFailed("Graphviz wrote an SVG without a size; please report this.")
+        raise layout.GraphvizFailed(
+            "Graphviz wrote an SVG without a size; please report this."
+        )
     return float(match.group(1)), float(match.group(2))
 
 
@@ -339,7 +360,9 @@ def _with_dpi(packed: str, dpi: float) -> str:
     return f"{head}{{\n\tgraph [dpi={dpi:.2f}];{rest}"
 
 
-def _sizes(parts: tuple[layout.Layout, ...] | list[layout.Layout]) -> list[tuple[float, float]]:
+def _sizes(
+    parts: tuple[layout.Layout, ...] | list[layout.Layout],
+) -> list[tuple[float, float]]:
     return [(p.width_points, p.height_points) for p in parts]
 
 
@@ -355,7 +378,7 @@ def _file_names(hosts: list[str]) -> list[str]:
         stem = _SAFE_NAME.sub("_", host).lstrip(".") or "host"
         stem = stem[:60]
         candidate, number = stem, 1
-        while candidate.lower() in taken or candidate.startswith("fleet-"):
+        while candidate.lower() in taken or _FLEET_PAGE.fullmatch(candidate):
             number += 1
             candidate = f"{stem}-host{number}"
         taken.add(candidate.lower())

@@ -27,8 +27,12 @@ def attached(*networks: str) -> list[NetworkAttachment]:
     return [NetworkAttachment(network=n) for n in networks]
 
 
-def host(name: str = "alpha", containers: list[Container] | None = None,
-         networks: list[str] = (), notes: list[str] = ()) -> HostInventory:
+def host(
+    name: str = "alpha",
+    containers: list[Container] | None = None,
+    networks: list[str] = (),
+    notes: list[str] = (),
+) -> HostInventory:
     return HostInventory(
         host=name,
         collected_at=WHEN,
@@ -39,8 +43,13 @@ def host(name: str = "alpha", containers: list[Container] | None = None,
 
 
 def traefik_route(url: str) -> Route:
-    return Route(router="r", provider="traefik-v2", rule=f"Host(`{url}`)",
-                 urls=[f"https://{url}"], backend_port=80)
+    return Route(
+        router="r",
+        provider="traefik-v2",
+        rule=f"Host(`{url}`)",
+        urls=[f"https://{url}"],
+        backend_port=80,
+    )
 
 
 def volume(name: str, target: str) -> Mount:
@@ -49,14 +58,24 @@ def volume(name: str, target: str) -> Mount:
 
 def layout_json(source: str) -> dict:
     """Lay the DOT source out with the real dot and return its JSON form."""
-    result = subprocess.run(["dot", "-Tjson"], input=source.encode("utf-8"),
-                            capture_output=True, check=True, timeout=120)
+    result = subprocess.run(
+        ["dot", "-Tjson"],
+        input=source.encode("utf-8"),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
     return json.loads(result.stdout)
 
 
 def svg_of(source: str) -> str:
-    result = subprocess.run(["dot", "-Tsvg"], input=source.encode("utf-8"),
-                            capture_output=True, check=True, timeout=120)
+    result = subprocess.run(
+        ["dot", "-Tsvg"],
+        input=source.encode("utf-8"),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
     return result.stdout.decode("utf-8")
 
 
@@ -70,11 +89,15 @@ class Drawing:
         by_gvid = {o["_gvid"]: o["name"] for o in nodes}
         self.clusters = {
             o["name"]: {by_gvid[g] for g in o.get("nodes", [])}
-            for o in objects if o["name"].startswith("cluster")
+            for o in objects
+            if o["name"].startswith("cluster")
         }
         self.nodes = {o["name"]: o for o in nodes if o.get("style") != "invis"}
-        self.edges = [(by_gvid[e["tail"]], by_gvid[e["head"]], e)
-                      for e in data.get("edges", []) if e.get("style") != "invis"]
+        self.edges = [
+            (by_gvid[e["tail"]], by_gvid[e["head"]], e)
+            for e in data.get("edges", [])
+            if e.get("style") != "invis"
+        ]
 
     def nodes_labelled(self, text: str) -> list[str]:
         return [n for n, o in self.nodes.items() if text in o.get("label", "")]

@@ -37,7 +37,9 @@ def _container_nodes(drawing: Drawing) -> list[str]:
 def test_container_on_two_networks_is_drawn_once_with_an_edge_to_each() -> None:
     """A container joining front and back appears once, linked to both."""
     app = container("shop-app", networks=attached("front", "back"))
-    drawing = Drawing(host_graph(host("alpha", [app], ["front", "back"]), OPTIONS, "h_").source)
+    drawing = Drawing(
+        host_graph(host("alpha", [app], ["front", "back"]), OPTIONS, "h_").source
+    )
 
     apps = drawing.nodes_labelled("shop-app")
     fronts = drawing.nodes_labelled(">front<")
@@ -62,7 +64,9 @@ def test_host_and_compose_projects_are_clusters_holding_their_containers() -> No
     host_cluster = drawing.clusters["cluster_h_"]
     project = [c for c in drawing.clusters if c.startswith("cluster_h_p")]
     assert len(project) == 1
-    app, db, lonely = (drawing.nodes_labelled(n)[0] for n in ("pad-app-1", "pad-db-1", "lonely"))
+    app, db, lonely = (
+        drawing.nodes_labelled(n)[0] for n in ("pad-app-1", "pad-db-1", "lonely")
+    )
     assert {app, db} <= drawing.clusters[project[0]]
     assert lonely not in drawing.clusters[project[0]]
     assert {app, db, lonely} <= host_cluster
@@ -100,7 +104,9 @@ def test_volumes_bind_mounts_ports_and_state_are_drawn() -> None:
 def test_route_goes_from_the_proxy_to_the_container_it_serves() -> None:
     """Traefik's container has an edge to the container a URL reaches."""
     proxy = container("traefik", image_ref="traefik:v2.11", networks=attached("proxy"))
-    pad = container("pad", networks=attached("proxy"), routes=[traefik_route("pad.example.org")])
+    pad = container(
+        "pad", networks=attached("proxy"), routes=[traefik_route("pad.example.org")]
+    )
 
     drawing = Drawing(host_graph(host("alpha", [proxy, pad]), OPTIONS, "h_").source)
 
@@ -119,7 +125,9 @@ def test_network_modes_host_none_and_container_are_shown() -> None:
     sidecar = container("sidecar", network_mode="container:vpn")
 
     drawing = Drawing(
-        host_graph(host("alpha", [vpn, exporter, worker, sidecar]), OPTIONS, "h_").source
+        host_graph(
+            host("alpha", [vpn, exporter, worker, sidecar]), OPTIONS, "h_"
+        ).source
     )
 
     stack = drawing.nodes_labelled("host network stack")[0]
@@ -143,7 +151,9 @@ def test_hostile_names_cannot_break_dot_and_are_escaped_in_svg() -> None:
         )
         for name in HOSTILE
     ]
-    source = host_graph(host(HOSTILE[0], containers, notes=HOSTILE), OPTIONS, "h_").source
+    source = host_graph(
+        host(HOSTILE[0], containers, notes=HOSTILE), OPTIONS, "h_"
+    ).source
 
     drawing = Drawing(source)
     svg = svg_of(source)
@@ -179,7 +189,9 @@ def test_host_notes_are_shown_in_a_note() -> None:
     """Notes from the collector appear in the host's picture."""
     notes = ["Routes from the file provider are not read"]
 
-    drawing = Drawing(host_graph(host("alpha", [container("a1")], notes=notes), OPTIONS, "h_").source)
+    drawing = Drawing(
+        host_graph(host("alpha", [container("a1")], notes=notes), OPTIONS, "h_").source
+    )
 
     (note,) = drawing.nodes_labelled("file provider")
     assert drawing.nodes[note]["shape"] == "note"

@@ -40,11 +40,19 @@ def test_sample_inventory_is_a_five_host_sample_with_an_etherpad() -> None:
     assert inventory.is_sample and inventory.organization == "Sample collective"
     assert len(inventory.hosts) == 5
     assert all(8 <= len(h.containers) <= 20 for h in inventory.hosts)
-    urls = [u for h in inventory.hosts for c in h.containers for r in c.routes for u in r.urls]
+    urls = [
+        u
+        for h in inventory.hosts
+        for c in h.containers
+        for r in c.routes
+        for u in r.urls
+    ]
     assert any(u.startswith("https://pad.") for u in urls)
 
 
-def test_every_host_fleet_and_legend_are_written_as_png_svg_and_dot(tmp_path: Path) -> None:
+def test_every_host_fleet_and_legend_are_written_as_png_svg_and_dot(
+    tmp_path: Path,
+) -> None:
     """Each host, the fleet and the legend get their files, and index.html."""
     snapshot = _sample()
 
@@ -71,7 +79,9 @@ def test_failed_host_appears_in_fleet_with_its_reason(tmp_path: Path) -> None:
     """A failed host is drawn in the fleet picture, marked and explained."""
     snapshot = _sample()
     failure = HostFailure(
-        host="mail", kind="timeout", reason="the engine did not answer within 15 s",
+        host="mail",
+        kind="timeout",
+        reason="the engine did not answer within 15 s",
         failed_at=WHEN,
     )
     inventory = snapshot.inventory.model_copy(update={"failures": [failure]})
@@ -93,7 +103,9 @@ def test_host_names_become_safe_distinct_file_names(tmp_path: Path) -> None:
     ]
     inventory = snapshot.inventory.model_copy(update={"hosts": hosts})
 
-    paths = write_pictures(snapshot.model_copy(update={"inventory": inventory}), tmp_path, OPTIONS)
+    paths = write_pictures(
+        snapshot.model_copy(update={"inventory": inventory}), tmp_path, OPTIONS
+    )
 
     assert all(p.parent == tmp_path for p in paths)
     assert len({p.name for p in paths}) == len(paths)

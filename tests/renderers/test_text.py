@@ -31,27 +31,42 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _container(name: str, state: str = "running", **fields: object) -> Container:
-    return Container(id="c" * 64, name=name, image_ref="busybox:1", state=state,
-                     **fields)
+    return Container(
+        id="c" * 64, name=name, image_ref="busybox:1", state=state, **fields
+    )
 
 
 def _snapshot() -> Snapshot:
     media = HostInventory(
-        host="media", collected_at=NOW,
-        containers=[_container("a"), _container("b"), _container("c", "exited"),
-                    _container("d", "paused")],
+        host="media",
+        collected_at=NOW,
+        containers=[
+            _container("a"),
+            _container("b"),
+            _container("c", "exited"),
+            _container("d", "paused"),
+        ],
     )
-    failure = HostFailure(host="far", kind="certificate-expired",
-                          reason="its client certificate expired on 1 March",
-                          failed_at=NOW)
+    failure = HostFailure(
+        host="far",
+        kind="certificate-expired",
+        reason="its client certificate expired on 1 March",
+        failed_at=NOW,
+    )
     inventory = Inventory(organization="Collective", hosts=[media], failures=[failure])
     return Snapshot(collected_at=NOW, inventory=inventory)
 
 
 @pytest.mark.parametrize(
     ("seconds", "words"),
-    [(5, "just now"), (60, "1 minute ago"), (4 * 60 + 59, "4 minutes ago"),
-     (3 * 3600, "3 hours ago"), (86_400, "1 day ago"), (-30, "just now")],
+    [
+        (5, "just now"),
+        (60, "1 minute ago"),
+        (4 * 60 + 59, "4 minutes ago"),
+        (3 * 3600, "3 hours ago"),
+        (86_400, "1 day ago"),
+        (-30, "just now"),
+    ],
 )
 def test_age_is_said_in_words(seconds: int, words: str) -> None:
     assert describe_age(NOW, NOW + timedelta(seconds=seconds)) == words
@@ -85,8 +100,9 @@ def test_summary_marks_the_sample_fleet() -> None:
 
 
 def test_reason_with_pipes_and_markup_cannot_break_the_table() -> None:
-    failure = HostFailure(host="x|y", kind="api-error", reason="bad | *bold* <b>\nnext",
-                          failed_at=NOW)
+    failure = HostFailure(
+        host="x|y", kind="api-error", reason="bad | *bold* <b>\nnext", failed_at=NOW
+    )
     snapshot = Snapshot(collected_at=NOW, inventory=Inventory(failures=[failure]))
 
     row = render_summary(snapshot, BERLIN).splitlines()[-1]
@@ -101,8 +117,12 @@ def test_status_of_host_never_collected_says_never() -> None:
 
 
 def test_status_after_recovery_shows_ok_not_the_old_error() -> None:
-    status = HostStatus("media", last_success_at=NOW, last_error="refused",
-                        last_error_at=NOW - timedelta(hours=1))
+    status = HostStatus(
+        "media",
+        last_success_at=NOW,
+        last_error="refused",
+        last_error_at=NOW - timedelta(hours=1),
+    )
 
     text = render_status([status], NOW, timezone.utc)
 
@@ -113,13 +133,26 @@ def test_status_after_recovery_shows_ok_not_the_old_error() -> None:
 
 def test_where_shows_ipv6_port_health_and_unreadable_route() -> None:
     container = _container(
-        "pad", health="unhealthy", network_mode="host",
+        "pad",
+        health="unhealthy",
+        network_mode="host",
         ports=[PublishedPort(host_ip="::1", host_port=80, container_port=8080)],
-        routes=[Route(router="odd", provider="traefik-v2", rule="Foo(`x`)",
-                      is_parsed=False, problem="unknown matcher")],
+        routes=[
+            Route(
+                router="odd",
+                provider="traefik-v2",
+                rule="Foo(`x`)",
+                is_parsed=False,
+                problem="unknown matcher",
+            )
+        ],
     )
-    answer = WhereAnswer(term="pad", matches=[WhereMatch("media", container)],
-                         collected_at=NOW, now=NOW + timedelta(hours=2))
+    answer = WhereAnswer(
+        term="pad",
+        matches=[WhereMatch("media", container)],
+        collected_at=NOW,
+        now=NOW + timedelta(hours=2),
+    )
 
     text = render_where(answer)
 
