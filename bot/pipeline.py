@@ -26,6 +26,9 @@ from renderers.publish import write_pictures
 log = logging.getLogger(__name__)
 
 INVENTORY_FILE = "inventory.json"
+# Lists what the last render wrote, so that pictures of a host that is gone,
+# or a fleet picture now split into pages, are not published on and on.
+MANIFEST_FILE = ".graphbot-files"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
     inventory_path = output_dir / INVENTORY_FILE
     _write_atomically(inventory_path, public.model_dump_json(indent=2))
     files = write_pictures(public, output_dir, render_options(settings))
+    _remove_leftovers(output_dir, [*files, inventory_path])
     log.info(
         "Rendered %d hosts into %d files in %s (%.1f s)",
         len(inventory.hosts), len(files) + 1, output_dir, time.monotonic() - started,
@@ -100,6 +104,21 @@ def render_options(settings: Settings) -> RenderOptions:
         colors=settings.colors.model_dump(),
         timezone=settings.schedule.timezone,
     )
+
+
+def _remove_leftovers(output_dir: Path, written: list[Path]) -> None:
+    # Only files graphbot itself wrote are removed: the output folder may
+    # hold other things the user keeps there.
+    manifest = output_dir / MANIFEST_FILE
+    names = sorted({path.name for path in written})
+    if manifest.is_file():
+        previous = set(manifest.read_text(encoding="utf-8").split("\n"))
+        for name in sorted(previous - set(names) - {""}):
+            leftover = output_dir / Path(name).name
+            if leftover.is_file():
+                log.debug("Removing %s, which this render no longer writes", leftover)
+                leftover.unlink()
+    _write_atomically(manifest, "\n".join(names) + "\n")
 
 
 def _write_atomically(path: Path, text: str) -> None:

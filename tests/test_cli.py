@@ -218,3 +218,24 @@ def test_hidden_and_excluded_things_are_in_no_output_file(
         content = path.read_bytes()
         for word in forbidden:
             assert word.encode() not in content, f"{word} leaked into {path.name}"
+
+
+def test_pictures_of_a_host_no_longer_drawn_are_removed(no_engine: Path) -> None:
+    """A redraw without a host removes its old pictures, and nothing of the user's."""
+    cli.main(["render"])
+    output = no_engine / "output"
+    keep = output / "notes.txt"
+    keep.write_text("mine")
+    snapshot = json.loads((output / "inventory.json").read_text())
+    snapshot["inventory"]["hosts"] = [
+        h for h in snapshot["inventory"]["hosts"] if h["host"] != "media"
+    ]
+    smaller = no_engine / "smaller.json"
+    smaller.write_text(json.dumps(snapshot))
+
+    assert cli.main(["render", "--from", str(smaller)]) == 0
+
+    assert not (output / "media.png").exists()
+    assert not (output / "media.svg").exists()
+    assert (output / "alpha.png").is_file()
+    assert keep.read_text() == "mine"
