@@ -1,7 +1,8 @@
 """Client, CA and server certificate of each TLS host -> status and days left.
 
-Read-only towards Docker: the only request sent after the handshake is
-``GET /_ping``, to learn whether the daemon accepted our client certificate.
+The only importer of cryptography. The server certificate is fetched by
+``bot.tls_handshake``; it is judged here, like the files, against the clock, the
+configured CA and the host name in the url.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-import socket
-import ssl
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -24,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict
 
 from bot.settings import HostSettings
+from bot.tls_handshake import fetch_server_certificate, is_ip_address
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +40,16 @@ CertificateState = Literal[
     "unreadable",
 ]
 # The states in which the certificate cannot be used or read at all.
-BLOCKING_STATES: frozenset[str] = frozenset(
-    {
-        "expired",
-        "not-yet-valid",
-        "wrong-host",
-        "untrusted",
-        "handshake-refused",
-        "unreachable",
-        "unreadable",
-    }
-)
+BLOCKING_STATES: frozenset[str] = frozenset(get_args(CertificateState)) - {
+    "ok",
+    "warning",
+}
 # From least to most pressing, for picking the one mark to show per host.
 _STATE_ORDER: tuple[str, ...] = (
     "ok", "warning", "not-yet-valid", "unreadable", "unreachable", "untrusted",
     "wrong-host", "handshake-refused", "expired",
 )
 SETTINGS_KEY_BY_KIND: dict[str, str] = {"client": "cert", "ca": "ca_cert"}
-DEFAULT_TLS_PORT = 2376
-_TLS_SCHEMES = ("tcp", "https")
 _MAX_PARALLEL_HOSTS = 8
 
 
@@ -219,19 +210,13 @@ def _unreadable(
 # The server certificate, fetched by a handshake
 
 
-class _Fetched(BaseModel):
-    certificate: bytes | None = None
-    state: CertificateState | None = None  # set when the exchange itself failed
-    problem: str = ""
-
-
 def _check_server(
     host: HostSettings,
     ca_certificates: list[x509.Certificate],
     now: datetime,
     warn_within_days: int,
 ) -> CertificateStatus:
-    fetched = _fetch_server_certificate(host)
+    fetched = fetch_server_certificate(host)
     if fetched.certificate is None:
         state = fetched.state or "unreachable"
         return CertificateStatus(
@@ -256,100 +241,6 @@ def _check_server(
             update={"status": fetched.state, "problem": fetched.problem}
         )
     return status
-
-
-def _fetch_server_certificate(host: HostSettings) -> _Fetched:
-    parts = urlsplit(host.url)
-    if parts.scheme not in _TLS_SCHEMES or not parts.hostname:
-        return _Fetched(
-            state="unreachable",
-            problem=(
-                f'Host "{host.name}" is not reached over TCP, so its server '
-                "certificate cannot be fetched; use a tcp://host:2376 URL for TLS."
-            ),
-        )
-    try:
-        context = _client_context(host)
-    except (ssl.SSLError, OSError):
-        return _Fetched(
-            state="unreadable",
-            problem=(
-                f'The client certificate and key of host "{host.name}" cannot be '
-                "loaded together; check that `cert` and `key` name a matching pair."
-            ),
-        )
-    address = (parts.hostname, parts.port or DEFAULT_TLS_PORT)
-    try:
-        return _handshake(host, context, address)
-    except TimeoutError:
-        return _Fetched(
-            state="unreachable",
-            problem=(
-                f'Host "{host.name}" did not answer within '
-                f"{host.timeout_seconds:g} seconds; check that its daemon is "
-                "running and the port is open."
-            ),
-        )
-    except ssl.SSLError as exc:
-        return _Fetched(state="handshake-refused", problem=_refused_problem(host, exc))
-    except OSError as exc:
-        return _Fetched(state="unreachable", problem=_unreachable_problem(host, exc))
-
-
-def _client_context(host: HostSettings) -> ssl.SSLContext:
-    # Verification is off so that an expired or foreign server certificate can
-    # still be fetched; it is checked below against the configured CA instead.
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.load_cert_chain(str(host.cert), str(host.key))
-    return context
-
-
-def _handshake(
-    host: HostSettings, context: ssl.SSLContext, address: tuple[str, int]
-) -> _Fetched:
-    hostname = address[0]
-    with socket.create_connection(address, timeout=host.timeout_seconds) as raw:
-        server_name = None if _is_ip(hostname) else hostname
-        with context.wrap_socket(raw, server_hostname=server_name) as tls:
-            certificate = tls.getpeercert(binary_form=True)
-            answer = _ping(host, tls, hostname)
-    return answer.model_copy(update={"certificate": certificate})
-
-
-def _ping(host: HostSettings, tls: ssl.SSLSocket, hostname: str) -> _Fetched:
-    """Learn whether the daemon accepted us; ``state`` stays None when it did."""
-    # With TLS 1.3 the daemon judges our client certificate after the client
-    # has finished its half of the handshake, so a refusal only shows on the
-    # first read: one harmless GET is needed to see it.
-    request = f"GET /_ping HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n"
-    try:
-        tls.sendall(request.encode("ascii"))
-        answer = tls.recv(16)
-    except ssl.SSLError as exc:
-        return _Fetched(state="handshake-refused", problem=_refused_problem(host, exc))
-    except TimeoutError:
-        return _Fetched(
-            state="unreachable",
-            problem=(
-                f'The daemon of host "{host.name}" completed the TLS handshake but '
-                f"did not answer within {host.timeout_seconds:g} seconds; check "
-                "that it is not overloaded or stuck."
-            ),
-        )
-    except (ConnectionResetError, BrokenPipeError):
-        answer = b""
-    if answer.startswith(b"HTTP/"):
-        return _Fetched()
-    return _Fetched(
-        state="handshake-refused",
-        problem=(
-            f'The daemon of host "{host.name}" closed the TLS connection without '
-            "answering; it probably does not accept our client certificate. Check "
-            "that `cert` is signed by the CA the daemon trusts (--tlscacert)."
-        ),
-    )
 
 
 # Judging one certificate
@@ -396,6 +287,15 @@ def subject_name(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string()
 
 
+def read_expiry(path: Path) -> datetime | None:
+    """When the first certificate in a PEM file expires (UTC), or None if unreadable."""
+    try:
+        certificates = x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return certificates[0].not_valid_after_utc
+
+
 def _is_issued_by(
     certificate: x509.Certificate, ca_certificates: list[x509.Certificate]
 ) -> bool:
@@ -420,7 +320,7 @@ def _matches_host(certificate: x509.Certificate, hostname: str) -> bool:
         ).value
     except x509.ExtensionNotFound:
         return False
-    if _is_ip(hostname):
+    if is_ip_address(hostname):
         wanted = ipaddress.ip_address(hostname)
         return wanted in names.get_values_for_type(x509.IPAddress)
     return any(
@@ -435,14 +335,6 @@ def _dns_name_matches(pattern: str, hostname: str) -> bool:
         head, _, rest = hostname.partition(".")
         return bool(head) and rest == pattern[2:]
     return pattern == hostname
-
-
-def _is_ip(hostname: str) -> bool:
-    try:
-        ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return True
 
 
 def _url_host(url: str) -> str:
@@ -500,27 +392,4 @@ def _untrusted_problem(host: HostSettings) -> str:
     return (
         f'The server certificate of host "{host.name}" is not signed by the CA '
         "in `ca_cert`; configure the CA that issued it, or reissue it from yours."
-    )
-
-
-def _refused_problem(host: HostSettings, exc: ssl.SSLError) -> str:
-    reason = (exc.reason or "").replace("_", " ").lower()
-    detail = f" ({reason})" if reason else ""
-    return (
-        f'The daemon of host "{host.name}" refused the TLS handshake{detail}; '
-        "check that `cert` is valid and signed by the CA the daemon trusts "
-        "(--tlscacert), and that the daemon serves TLS on that port."
-    )
-
-
-def _unreachable_problem(host: HostSettings, exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        cause = "refused the connection; nothing listens on that port"
-    elif isinstance(exc, socket.gaierror):
-        cause = "has a name that cannot be resolved"
-    else:
-        cause = f"could not be reached ({exc.strerror or exc})"
-    return (
-        f'Host "{host.name}" {cause}. Check `url` and that its daemon is running; '
-        "its server certificate was not checked."
     )

@@ -3,16 +3,13 @@ of docker.
 
 Read-only and cheap: five GET requests per host whatever the number of
 containers (``/version`` and four list endpoints, never one inspect per
-container). Environment variables, commands and label values other than
-Traefik routing rules and compose project/service are never read into the
-inventory.
+container). Failures are translated here into errors that name the host, the
+cause and the fix; ``bot.engine_mapping`` turns the answers into the model.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import ssl
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
@@ -25,30 +22,15 @@ import docker.errors
 import docker.tls
 import requests.exceptions
 
-from bot import traefik
+from bot.certificates import read_expiry
+from bot.engine_mapping import build_host_inventory
 from bot.errors import CertificateProblem, HostNotCollected, HostUnreachable
-from bot.model import (
-    Container,
-    HostFailure,
-    HostInventory,
-    Image,
-    Inventory,
-    Mount,
-    Network,
-    NetworkAttachment,
-    PublishedPort,
-    Volume,
-)
+from bot.model import HostFailure, HostInventory, Inventory
 from bot.settings import HostSettings
 
 log = logging.getLogger(__name__)
 
 REQUESTS_PER_HOST = 5
-COMPOSE_PROJECT = "com.docker.compose.project"
-COMPOSE_SERVICE = "com.docker.compose.service"
-ANONYMOUS_VOLUME = "com.docker.volume.anonymous"
-_STATES = {"created", "running", "paused", "restarting", "removing", "exited", "dead"}
-_HEX_ID = re.compile(r"^[0-9a-f]{64}$")
 # Any API version at or above the minimum answers the unversioned /version;
 # the client is then pinned to the lower of the engine's and docker-py's.
 _FIRST_API_VERSION = docker.constants.MINIMUM_DOCKER_API_VERSION
@@ -126,7 +108,7 @@ def collect_host(host: HostSettings, *, now: datetime | None = None) -> HostInve
         raise translated from exc
     log.debug("host %s: engine %s, API %s, %d containers", host.name,
               raw["version"].get("Version"), raw["api_version"], len(raw["containers"]))
-    return _inventory(host, raw, collected_at)
+    return build_host_inventory(host, raw, collected_at)
 
 
 # Talking to the engine --------------------------------------------------------
@@ -239,34 +221,56 @@ def _is_tls_failure(exc: BaseException, text: str) -> bool:
             or "certificate" in text or "tlsv1" in text)
 
 
+# Words in a failed connection's text (any one selects the row), the failure's
+# kind and its reason; the first row that matches wins, so "key values mismatch"
+# reads as a wrong host, as it always has.
+_CERTIFICATE_FAILURES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("certificate has expired",), "certificate-expired",
+     "the certificate the engine presents has expired. Renew the engine's "
+     "server certificate on {host.name} and restart dockerd."),
+    (("not yet valid",), "certificate-not-yet-valid",
+     "the certificate the engine presents is not valid yet. Check the clock "
+     "on {host.name} and on this machine."),
+    (("mismatch", "doesn't match"), "certificate-wrong-host",
+     "the engine's server certificate was not issued for the name or address "
+     "in its url ({host.url}). Use the name the certificate names, or issue "
+     "one for this address."),
+    # Our side rejected the engine's certificate for another reason: an unknown
+    # issuer, a self-signed certificate, or a CA that only shares the name of
+    # the one that signed it.
+    (("certificate_verify_failed", "certificate verify failed"),
+     "certificate-untrusted",
+     "the engine's server certificate is not signed by the CA in ca_cert "
+     "({host.ca_cert}). Configure the CA that signed the engine's certificate."),
+    (("pem lib", "key values mismatch", "no start line"), "tls-files",
+     "the client certificate ({host.cert}) and key ({host.key}) cannot be "
+     "loaded together. Check that the key belongs to the certificate."),
+)
+# The same for a host that cannot be reached at all; {path} is a unix socket's.
+_SOCKET_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("no such file", "filenotfound"),
+     "there is no Docker socket at {path}. Check that dockerd runs there, or fix "
+     "the url."),
+    (("permission denied",),
+     "graphbot may not open the socket {path}. Add its user to the socket's "
+     "group (usually docker)."),
+)
+_NETWORK_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("name or service not known", "failed to resolve", "name resolution",
+      "nodename nor servname"),
+     "the name in its url ({url}) does not resolve. Fix the url or the DNS "
+     "entry."),
+    (("refused",),
+     "nothing accepts connections at {url}. Check that dockerd runs there and "
+     "listens on that address."),
+)
+
+
 def _certificate_problem(host: HostSettings, text: str) -> CertificateProblem:
-    if "certificate has expired" in text:
-        kind, reason = "certificate-expired", (
-            "the certificate the engine presents has expired. Renew the engine's "
-            f"server certificate on {host.name} and restart dockerd.")
-    elif "not yet valid" in text:
-        kind, reason = "certificate-not-yet-valid", (
-            "the certificate the engine presents is not valid yet. Check the clock "
-            f"on {host.name} and on this machine.")
-    elif "mismatch" in text or "doesn't match" in text:
-        kind, reason = "certificate-wrong-host", (
-            "the engine's server certificate was not issued for the name or address "
-            f"in its url ({host.url}). Use the name the certificate names, or issue "
-            "one for this address.")
-    elif "certificate_verify_failed" in text or "certificate verify failed" in text:
-        # Our side rejected the engine's certificate for another reason: an
-        # unknown issuer, a self-signed certificate, or a CA that only shares
-        # the name of the one that signed it.
-        kind, reason = "certificate-untrusted", (
-            "the engine's server certificate is not signed by the CA in ca_cert "
-            f"({host.ca_cert}). Configure the CA that signed the engine's certificate.")
-    elif "pem lib" in text or "key values mismatch" in text or "no start line" in text:
-        kind, reason = "tls-files", (
-            f"the client certificate ({host.cert}) and key ({host.key}) cannot be "
-            "loaded together. Check that the key belongs to the certificate.")
-    else:
-        return _handshake_refused(host)
-    return CertificateProblem(host.name, reason, kind=kind)
+    for words, kind, reason in _CERTIFICATE_FAILURES:
+        if any(word in text for word in words):
+            return CertificateProblem(host.name, reason.format(host=host), kind=kind)
+    return _handshake_refused(host)
 
 
 def _handshake_refused(host: HostSettings) -> CertificateProblem:
@@ -284,226 +288,20 @@ def _handshake_refused(host: HostSettings) -> CertificateProblem:
 
 def _expiry_if_past(path: Path | None) -> str:
     """The client certificate's expiry date when it lies in the past, else ""."""
-    if path is None:
-        return ""
-    try:
-        # The ssl module exposes no public PEM-file decoder; this private one
-        # has been stable since Python 3.4. Without it the failure is reported
-        # as a refused handshake, which still names the client certificate.
-        decoded = ssl._ssl._test_decode_cert(str(path))  # type: ignore[attr-defined]
-        expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(decoded["notAfter"]),
-                                         tz=timezone.utc)
-    except (AttributeError, OSError, ValueError, KeyError):
-        return ""
-    if expires > datetime.now(timezone.utc):
+    # Without a readable expiry the failure is reported as a refused handshake,
+    # which still names the client certificate.
+    expires = read_expiry(path) if path is not None else None
+    if expires is None or expires > datetime.now(timezone.utc):
         return ""
     return f"{expires:%d %B %Y}"
 
 
 def _unreachable_reason(host: HostSettings, text: str) -> str:
+    failures = _NETWORK_FAILURES
     if host.url.startswith("unix://"):
-        path = host.url.removeprefix("unix://")
-        if "no such file" in text or "filenotfound" in text:
-            return (f"there is no Docker socket at {path}. Check that dockerd runs "
-                    "there, or fix the url.")
-        if "permission denied" in text:
-            return (f"graphbot may not open the socket {path}. Add its user to the "
-                    "socket's group (usually docker).")
-    if "name or service not known" in text or "failed to resolve" in text \
-            or "name resolution" in text or "nodename nor servname" in text:
-        return (f"the name in its url ({host.url}) does not resolve. Fix the url "
-                "or the DNS entry.")
-    if "refused" in text:
-        return (f"nothing accepts connections at {host.url}. Check that dockerd "
-                "runs there and listens on that address.")
+        failures = _SOCKET_FAILURES + _NETWORK_FAILURES
+    for words, reason in failures:
+        if any(word in text for word in words):
+            return reason.format(url=host.url, path=host.url.removeprefix("unix://"))
     return (f"the engine at {host.url} could not be reached. Check that the host is "
             "up and that the url is right.")
-
-
-# From Engine API lists to the model -------------------------------------------
-
-
-def _inventory(host: HostSettings, raw: dict[str, Any], at: datetime) -> HostInventory:
-    anonymous = {v["Name"] for v in raw["volumes"]
-                 if ANONYMOUS_VOLUME in (v.get("Labels") or {})
-                 or _HEX_ID.match(v.get("Name", ""))}
-    name_by_id = {c["Id"]: _container_name(c) for c in raw["containers"]}
-    excluded = {cid for cid, name in name_by_id.items() if host.is_excluded(name)}
-    for cid in excluded:
-        log.debug("host %s: container %s excluded by settings", host.name,
-                  name_by_id[cid])
-    visible = {cid: name for cid, name in name_by_id.items() if cid not in excluded}
-    notes = []
-    if any("Mounts" not in c for c in raw["containers"]):
-        notes.append("This engine's API does not list mounts, so volumes and bind "
-                     "mounts are not drawn for its containers.")
-    return HostInventory(
-        host=host.name,
-        collected_at=at,
-        engine_version=raw["version"].get("Version", ""),
-        api_version=raw["api_version"],
-        os=raw["version"].get("Os", ""),
-        containers=sorted(
-            (_container(c, visible, anonymous) for c in raw["containers"]
-             if c["Id"] not in excluded),
-            key=lambda c: c.name),
-        images=sorted((_image(i) for i in raw["images"]), key=lambda i: i.id),
-        networks=sorted((_network(n) for n in raw["networks"]), key=lambda n: n.name),
-        volumes=sorted((_volume(v, anonymous) for v in raw["volumes"]),
-                       key=lambda v: v.name),
-        notes=notes,
-    )
-
-
-def _container_name(raw: dict[str, Any]) -> str:
-    names = [n.lstrip("/") for n in raw.get("Names") or []]
-    # Legacy links add names such as "/web/db"; the container's own has no "/".
-    own = [n for n in names if "/" not in n]
-    return (own or names or [raw["Id"][:12]])[0]
-
-
-def _container(
-    raw: dict[str, Any], name_by_id: dict[str, str], anonymous: set[str]
-) -> Container:
-    labels = raw.get("Labels") or {}
-    status = raw.get("Status") or ""
-    ports = raw.get("Ports") or []
-    return Container(
-        id=raw["Id"],
-        name=name_by_id[raw["Id"]],
-        image_ref=_image_ref(raw.get("Image") or "", raw.get("ImageID") or ""),
-        image_id=raw.get("ImageID") or "",
-        state=_state(raw.get("State"), status),
-        health=_health(status),
-        status=status,
-        created_at=datetime.fromtimestamp(raw["Created"], tz=timezone.utc)
-        if raw.get("Created") else None,
-        compose_project=labels.get(COMPOSE_PROJECT, ""),
-        compose_service=labels.get(COMPOSE_SERVICE, ""),
-        network_mode=_network_mode(raw, name_by_id),
-        networks=_attachments(raw),
-        ports=_published_ports(ports),
-        mounts=[_mount(m, anonymous) for m in raw.get("Mounts") or []],
-        routes=traefik.parse_routes(
-            traefik.routing_labels(labels),
-            exposed_ports=[p["PrivatePort"] for p in ports if "PrivatePort" in p]),
-    )
-
-
-def _image_ref(image: str, image_id: str) -> str:
-    # When the tag a container was created from is removed or moved, the engine
-    # reports the image id instead; show the short id people know from `docker ps`.
-    bare = image.removeprefix("sha256:")
-    if not image or image.startswith("sha256:") or _HEX_ID.match(bare):
-        return (bare or image_id.removeprefix("sha256:"))[:12]
-    return image
-
-
-def _state(state: str | None, status: str) -> str:
-    if state and state.lower() in _STATES:
-        return state.lower()
-    # Engines before API 1.23 give no State; derive it from the Status text.
-    lowered = status.lower()
-    for prefix, derived in (("up", "running"), ("exited", "exited"),
-                            ("created", "created"), ("restarting", "restarting"),
-                            ("removal", "removing"), ("dead", "dead")):
-        if lowered.startswith(prefix):
-            return "paused" if "(paused)" in lowered else derived
-    return "created"
-
-
-def _health(status: str) -> str | None:
-    # The list endpoint has no Health object before API 1.4x; Status carries it.
-    lowered = status.lower()
-    if "(unhealthy)" in lowered:
-        return "unhealthy"
-    if "(healthy)" in lowered:
-        return "healthy"
-    if "(health: starting)" in lowered:
-        return "starting"
-    return None
-
-
-def _network_mode(raw: dict[str, Any], name_by_id: dict[str, str]) -> str:
-    mode = (raw.get("HostConfig") or {}).get("NetworkMode") or ""
-    if mode.startswith("container:"):
-        ref = mode.removeprefix("container:")
-        matches = [n for cid, n in name_by_id.items() if cid.startswith(ref)]
-        # An excluded or vanished container is shown by short id, never by name.
-        return "container:" + (matches[0] if matches else ref[:12])
-    return "" if mode == "default" else mode
-
-
-def _attachments(raw: dict[str, Any]) -> list[NetworkAttachment]:
-    networks = (raw.get("NetworkSettings") or {}).get("Networks") or {}
-    attachments = []
-    for name, endpoint in sorted(networks.items()):
-        if name == "none":
-            continue  # --network none: no network to draw.
-        endpoint = endpoint or {}
-        # Engines up to API 1.43 leave Aliases empty in the list (only inspect
-        # has them), so their aliases are not shown; the docker CLI's own
-        # short-id alias is dropped as noise.
-        short_id = raw["Id"][:12]
-        aliases = [a for a in endpoint.get("Aliases") or [] if a != short_id]
-        attachments.append(NetworkAttachment(
-            network=name, aliases=aliases,
-            ipv4=endpoint.get("IPAddress") or "",
-            ipv6=endpoint.get("GlobalIPv6Address") or "",
-        ))
-    return attachments
-
-
-def _published_ports(raw_ports: list[dict[str, Any]]) -> list[PublishedPort]:
-    ports = {
-        PublishedPort(
-            host_ip=raw.get("IP") or "", host_port=raw["PublicPort"],
-            container_port=raw["PrivatePort"], protocol=raw.get("Type") or "tcp",
-        )
-        for raw in raw_ports
-        if raw.get("PublicPort")  # exposed only: nothing is published on the host
-    }
-    # Engines report a binding on every address twice, as 0.0.0.0 and as ::;
-    # one entry with host_ip "" (every address) stands for the pair.
-    for port in list(ports):
-        twin = port.model_copy(update={"host_ip": "::"})
-        if port.host_ip == "0.0.0.0" and twin in ports:
-            ports -= {port, twin}
-            ports.add(port.model_copy(update={"host_ip": ""}))
-    return sorted(ports, key=lambda p: (p.host_port, p.protocol, p.host_ip))
-
-
-def _mount(raw: dict[str, Any], anonymous: set[str]) -> Mount:
-    kind = (raw.get("Type") or ("volume" if raw.get("Name") else "bind")).lower()
-    if kind not in {"volume", "bind", "tmpfs", "npipe", "cluster"}:
-        kind = "bind"
-    source = raw.get("Name") if kind == "volume" else raw.get("Source")
-    return Mount(
-        kind=kind,  # type: ignore[arg-type]
-        source=(source or "") if kind != "tmpfs" else "",
-        target=raw.get("Destination") or "",
-        is_anonymous=kind == "volume" and (source in anonymous
-                                           or bool(_HEX_ID.match(source or ""))),
-        is_read_only=raw.get("RW") is False,
-    )
-
-
-def _image(raw: dict[str, Any]) -> Image:
-    tags = [t for t in raw.get("RepoTags") or [] if t != "<none>:<none>"]
-    return Image(id=raw["Id"], tags=sorted(tags), size_bytes=raw.get("Size") or 0)
-
-
-def _network(raw: dict[str, Any]) -> Network:
-    configs = (raw.get("IPAM") or {}).get("Config") or []
-    subnets = [c["Subnet"] for c in configs if c.get("Subnet")]
-    return Network(
-        id=raw["Id"], name=raw["Name"], driver=raw.get("Driver") or "",
-        scope=raw.get("Scope") or "local", subnets=subnets,
-        is_internal=bool(raw.get("Internal")),
-        has_ipv6=bool(raw.get("EnableIPv6")) or any(":" in s for s in subnets),
-    )
-
-
-def _volume(raw: dict[str, Any], anonymous: set[str]) -> Volume:
-    return Volume(name=raw["Name"], driver=raw.get("Driver") or "local",
-                  is_anonymous=raw["Name"] in anonymous)

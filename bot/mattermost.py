@@ -13,14 +13,11 @@ import json
 import logging
 import re
 import ssl
-import struct
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 import requests
 from mattermostdriver import Driver
@@ -28,7 +25,14 @@ from mattermostdriver import exceptions as driver_errors
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
-from bot.errors import ChatUnavailable, InvalidSettings
+from bot.chat_limits import DEFAULT_MAX_FILE_BYTES, plan_posts
+from bot.chat_protocol import (
+    IncomingMessage,
+    ServerAddress,
+    parse_server_url,
+    read_posted_event,
+)
+from bot.errors import ChatUnavailable
 from bot.settings import MattermostSettings
 
 log = logging.getLogger(__name__)
@@ -38,88 +42,8 @@ log = logging.getLogger(__name__)
 _socket_log = logging.getLogger(f"{__name__}.websocket")
 _socket_log.setLevel(logging.INFO)
 
-# The real server's defaults (Mattermost 9): longer posts, more files per post,
-# larger files or images of more pixels are refused with HTTP 400 or 413.
-MAX_MESSAGE_CHARS = 16_383
-MAX_FILES_PER_POST = 10
-DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
-MAX_IMAGE_PIXELS = 33_177_600
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
-
-MessageHandler = Callable[["IncomingMessage"], None]
+MessageHandler = Callable[[IncomingMessage], None]
 _CONNECTION_ERRORS = (OSError, TimeoutError, WebSocketException)
-
-
-@dataclass(frozen=True)
-class ServerAddress:
-    """Where the Mattermost server answers, split the way the driver wants it."""
-
-    scheme: Literal["http", "https"]
-    host: str
-    port: int
-    base_path: str
-
-    @property
-    def url(self) -> str:
-        default_port = 443 if self.scheme == "https" else 80
-        port = "" if self.port == default_port else f":{self.port}"
-        return f"{self.scheme}://{self.host_in_url}{port}{self.base_path}"
-
-    @property
-    def websocket_url(self) -> str:
-        scheme = "wss" if self.scheme == "https" else "ws"
-        path = f"{self.base_path}/api/v4/websocket"
-        return f"{scheme}://{self.host_in_url}:{self.port}{path}"
-
-    @property
-    def host_in_url(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
-
-
-def parse_server_url(url: str) -> ServerAddress:
-    """Read the server URL as people write it: scheme, host, port, sub-path, slash.
-
-    Raises:
-        InvalidSettings: when the URL is empty or names another scheme.
-    """
-    text = url.strip()
-    if text and "://" not in text:
-        text = f"https://{text}"
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidSettings(
-            "mattermost.url: expected the address of the Mattermost server, such as "
-            "https://chat.example.org or https://example.org/chat."
-        )
-    base_path = parts.path.rstrip("/")
-    base_path = base_path.removesuffix("/api/v4")
-    default_port = 443 if parts.scheme == "https" else 80
-    return ServerAddress(parts.scheme, parts.hostname, port or default_port, base_path)
-
-
-@dataclass(frozen=True)
-class IncomingMessage:
-    """A post addressed to the bot: it mentions the bot, or is a direct message."""
-
-    post_id: str
-    root_id: str
-    channel_id: str
-    channel_type: str
-    user_id: str
-    user_name: str
-    text: str
-    is_direct: bool
-    mentions_bot: bool
-
-    @property
-    def thread_id(self) -> str:
-        """The root post to answer under, so that replies stay in one thread."""
-        return self.root_id or self.post_id
 
 
 class ChatClient:
@@ -239,68 +163,10 @@ class ChatClient:
         Raises:
             ChatUnavailable: when the server cannot be reached or refuses the post.
         """
-        attachments, notes = self.fit_attachments(files)
-        text = "\n\n".join(part for part in (message, *notes) if part)
-        pieces = split_message(text)
-        batches = [
-            attachments[start : start + MAX_FILES_PER_POST]
-            for start in range(0, len(attachments), MAX_FILES_PER_POST)
+        return [
+            self._create_post(channel_id, planned.message, root_id, planned.files)
+            for planned in plan_posts(message, files, self.max_file_bytes)
         ]
-        post_ids = []
-        for index, piece in enumerate(pieces):
-            is_last = index == len(pieces) - 1
-            batch = batches[0] if is_last and batches else []
-            post_ids.append(self._create_post(channel_id, piece, root_id, batch))
-        for number, batch in enumerate(batches[1:], start=1):
-            first = number * MAX_FILES_PER_POST + 1
-            caption = (
-                f"Attachments {first}–{first + len(batch) - 1} of {len(attachments)}."
-            )
-            post_ids.append(self._create_post(channel_id, caption, root_id, batch))
-        return post_ids
-
-    def fit_attachments(self, files: Sequence[Path]) -> tuple[list[Path], list[str]]:
-        """Keep the files the server accepts; replace or drop the others, noting it."""
-        kept: list[Path] = []
-        notes: list[str] = []
-        for path in files:
-            problem = self._refusal(path)
-            if problem is None:
-                kept.append(path)
-                continue
-            twin = path.with_suffix(".svg")
-            if (
-                path.suffix.lower() != ".svg"
-                and twin.is_file()
-                and not self._refusal(twin)
-            ):
-                kept.append(twin)
-                notes.append(
-                    f"{path.name} {problem}, so {twin.name} is attached instead."
-                )
-            else:
-                notes.append(f"{path.name} {problem}, so it was left out.")
-            log.warning("Attachment %s %s.", path.name, problem)
-        unique = list(dict.fromkeys(kept))
-        return unique, notes
-
-    def _refusal(self, path: Path) -> str | None:
-        try:
-            size = path.stat().st_size
-            width, height = _png_size(path)
-        except OSError:
-            return "could not be read"
-        if size > self.max_file_bytes:
-            return (
-                f"is {_mebibytes(size)}, above the server's file limit of "
-                f"{_mebibytes(self.max_file_bytes)}"
-            )
-        if width * height > MAX_IMAGE_PIXELS:
-            return (
-                f"is {width}×{height} pixels, above the server's limit of "
-                f"{MAX_IMAGE_PIXELS:,} pixels"
-            )
-        return None
 
     def _create_post(
         self, channel_id: str, message: str, root_id: str, files: list[Path]
@@ -550,129 +416,11 @@ class _TokenRefused(Exception):
     """The server answered the authentication challenge with a failure."""
 
 
-def read_posted_event(
-    event: dict[str, Any], bot_user_id: str
-) -> IncomingMessage | None:
-    """Turn a ``posted`` event into a message for the bot, or None if it is not one."""
-    if event.get("event") != "posted":
-        return None
-    data = event.get("data", {})
-    try:
-        post = json.loads(data["post"])
-        mentions = json.loads(data.get("mentions") or "[]")
-    except (KeyError, TypeError, ValueError):
-        log.debug("A posted event without a readable post was skipped.")
-        return None
-    is_from_bot = str(post.get("props", {}).get("from_bot", "")).lower() == "true"
-    if post.get("user_id") == bot_user_id or is_from_bot or post.get("type"):
-        return None
-    channel_type = data.get("channel_type", "")
-    message = IncomingMessage(
-        post_id=post["id"],
-        root_id=post.get("root_id", ""),
-        channel_id=post["channel_id"],
-        channel_type=channel_type,
-        user_id=post["user_id"],
-        user_name=data.get("sender_name", "").lstrip("@"),
-        text=post.get("message", ""),
-        is_direct=channel_type == "D",
-        mentions_bot=bot_user_id in mentions,
-    )
-    return message if message.is_direct or message.mentions_bot else None
-
-
-def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Cut text at line ends into pieces of at most ``limit`` characters.
-
-    A code block cut in two is closed and reopened, and a table cut in two repeats
-    its header, so each piece renders on its own.
-    """
-    if len(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current: list[str] = []
-    carried = 0
-    fence = ""
-    header: list[str] = []
-    for line in _cut_long_lines(text.split("\n"), limit // 2):
-        next_fence = _next_fence(fence, line)
-        closing = len(_fence_marker(next_fence)) + 1 if next_fence else 0
-        if len(current) > carried and _joined_length(current, line) + closing > limit:
-            pieces.append(_close(current, fence))
-            repeat = header if header and _is_table_row(line) and not fence else []
-            current = ([fence] if fence else []) + repeat
-            carried = len(current)
-        current.append(line)
-        header = _next_header(header, current, fence)
-        fence = next_fence
-    pieces.append("\n".join(current))
-    return [p[i : i + limit] for p in pieces for i in range(0, max(len(p), 1), limit)]
-
-
-def _cut_long_lines(lines: list[str], width: int) -> list[str]:
-    cut: list[str] = []
-    for line in lines:
-        while len(line) > width:
-            space = line.rfind(" ", width // 2, width)
-            end = space if space > 0 else width
-            cut.append(line[:end])
-            line = line[end:].lstrip(" ") if space > 0 else line[end:]
-        cut.append(line)
-    return cut
-
-
-def _next_fence(fence: str, line: str) -> str:
-    stripped = line.strip()
-    if not fence:
-        return stripped if stripped.startswith(("```", "~~~")) else ""
-    marker = _fence_marker(fence)
-    is_closing = stripped.startswith(marker) and not stripped[len(marker) :].strip("`~")
-    return "" if is_closing else fence
-
-
-def _fence_marker(fence: str) -> str:
-    return fence[: len(fence) - len(fence.lstrip("`~"))]
-
-
-def _close(lines: list[str], fence: str) -> str:
-    text = "\n".join(lines)
-    return f"{text}\n{_fence_marker(fence)}" if fence else text
-
-
-def _joined_length(lines: list[str], line: str) -> int:
-    return sum(len(item) + 1 for item in lines) + len(line)
-
-
-def _is_table_row(line: str) -> bool:
-    return line.lstrip().startswith("|")
-
-
-def _next_header(header: list[str], lines: list[str], fence: str) -> list[str]:
-    line = lines[-1]
-    if fence or not _is_table_row(line):
-        return []
-    if len(lines) >= 2 and _TABLE_SEPARATOR.match(line) and _is_table_row(lines[-2]):
-        return [lines[-2], line]
-    return header
-
-
 def _run_handler(handler: MessageHandler, message: IncomingMessage) -> None:
     try:
         handler(message)
     except Exception:  # a bug in a handler must not stop the listener
         log.exception("Handling message %s failed.", message.post_id)
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    with path.open("rb") as image:
-        head = image.read(24)
-    if head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
-        return 0, 0
-    return struct.unpack(">II", head[16:24])
-
-
-def _mebibytes(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB"
 
 
 def _certificate_reason(exc: Exception) -> str:

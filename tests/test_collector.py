@@ -389,7 +389,7 @@ def test_unreadable_tls_file_is_named(fleet: Fleet, tmp_path: Path):
 
 def test_fields_that_other_api_versions_omit_do_not_break_collection():
     """Lists from engines without State, Mounts, NetworkSettings or HostConfig."""
-    from bot.collector import _inventory  # the mapping step, fed plain lists
+    from bot.engine_mapping import build_host_inventory  # fed plain lists
 
     raw = {
         "version": {"Version": "1.12.6"},
@@ -409,7 +409,7 @@ def test_fields_that_other_api_versions_omit_do_not_break_collection():
     }
     host = HostSettings(name="old", url="unix:///nowhere.sock")
 
-    inventory = _inventory(host, raw, datetime.now(timezone.utc))
+    inventory = build_host_inventory(host, raw, datetime.now(timezone.utc))
 
     web, db = sorted(inventory.containers, key=lambda c: c.name, reverse=True)
     assert (web.name, web.state, web.networks, web.mounts) == (

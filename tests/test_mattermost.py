@@ -15,14 +15,10 @@ from typing import Any
 import pytest
 import requests
 
+from bot.chat_limits import MAX_MESSAGE_CHARS, split_message
+from bot.chat_protocol import IncomingMessage, parse_server_url
 from bot.errors import ChatUnavailable, InvalidSettings
-from bot.mattermost import (
-    MAX_MESSAGE_CHARS,
-    ChatClient,
-    IncomingMessage,
-    parse_server_url,
-    split_message,
-)
+from bot.mattermost import ChatClient
 from bot.settings import MattermostSettings
 from tests.certs import issue, make_ca
 from tests.mattermost_server import MattermostServer
