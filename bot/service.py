@@ -27,7 +27,7 @@ from bot.pipeline import RenderResult
 from bot.privacy import apply_privacy
 from bot.scheduler import CERTIFICATE_CHECK, DAILY_POST, REFRESH, JobScheduler
 from bot.settings import Settings
-from bot.state import load_state, updating_state
+from bot.state import State, load_state, updating_state
 from renderers.certificates import certificate_table
 from renderers.text import HostStatus, render_summary
 
@@ -246,6 +246,9 @@ class Service:
 
     def certificate_check(self) -> None:
         """Post certificate warnings and stale-host alerts not yet announced."""
+        # After the bot itself was down, every host's last success in the state
+        # is old; collecting first keeps that from being announced as stale hosts.
+        self.refresh()
         now = self._clock()
         settings = self.settings.certificates
         statuses = check_certificates(
@@ -253,10 +256,7 @@ class Service:
         )
         state = load_state(self.settings.data_dir)
         found = alerts.certificate_warnings(statuses, settings.warn_days, state)
-        found += alerts.stale_hosts(
-            state.last_success_by_host(), state.last_error_by_host(), now,
-            timedelta(hours=settings.stale_after_hours), state,
-        )
+        found += self._stale_alerts(state, now)
         posted = []
         try:
             for alert in found:
@@ -266,6 +266,23 @@ class Service:
         finally:
             with updating_state(self.settings.data_dir) as fresh:
                 alerts.record_sent(fresh, posted, now)
+
+    def _stale_alerts(self, state: State, now: datetime) -> list[alerts.Alert]:
+        # The state keeps hosts that were removed from the settings; they are
+        # not the fleet any more, so they are never announced.
+        configured = {host.name for host in self.settings.hosts}
+        last_success_by_host = {
+            host: at for host, at in state.last_success_by_host().items()
+            if host in configured
+        }
+        last_error_by_host = {
+            host: error for host, error in state.last_error_by_host().items()
+            if host in configured
+        }
+        stale_after = timedelta(hours=self.settings.certificates.stale_after_hours)
+        return alerts.stale_hosts(
+            last_success_by_host, last_error_by_host, now, stale_after, state
+        )
 
     # Rendering
 
