@@ -267,6 +267,14 @@ _NETWORK_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def _certificate_problem(host: HostSettings, text: str) -> CertificateProblem:
+    # OpenSSL says "certificate has expired" for any certificate of the chain;
+    # the CA file tells whether it is the CA rather than the engine's own.
+    ca_expired_on = _expiry_if_past(host.ca_cert)
+    if "certificate has expired" in text and ca_expired_on:
+        return CertificateProblem(host.name, (
+            f"the CA certificate we trust ({host.ca_cert}) expired on "
+            f"{ca_expired_on}. Renew the CA, then the certificates it signed, and "
+            "update ca_cert."), kind="certificate-expired")
     for words, kind, reason in _CERTIFICATE_FAILURES:
         if any(word in text for word in words):
             return CertificateProblem(host.name, reason.format(host=host), kind=kind)
@@ -287,7 +295,7 @@ def _handshake_refused(host: HostSettings) -> CertificateProblem:
 
 
 def _expiry_if_past(path: Path | None) -> str:
-    """The client certificate's expiry date when it lies in the past, else ""."""
+    """A certificate file's expiry date when it lies in the past, else ""."""
     # Without a readable expiry the failure is reported as a refused handshake,
     # which still names the client certificate.
     expires = read_expiry(path) if path is not None else None

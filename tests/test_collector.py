@@ -22,7 +22,7 @@ from tests.conftest import (
     SECRET,
     Fleet,
 )
-from tests.dockerd import CountingProxy, free_tcp_port, make_tls_files
+from tests.dockerd import CountingProxy, TlsFiles, free_tcp_port, make_tls_files
 
 
 @pytest.fixture(scope="module")
@@ -327,7 +327,18 @@ def tls_failure_daemons(daemon_factory, tmp_path_factory) -> dict[str, HostSetti
     return {
         "expired": daemon_factory("expired", tls=expired).host_settings("expired"),
         "wrong": daemon_factory("wrong", tls=wrong).host_settings("wrong"),
+        "old-ca": daemon_factory("old-ca", tls=_tls_with_expired_ca(
+            tmp_path_factory.mktemp("old-ca"))).host_settings("old-ca"),
     }
+
+
+def _tls_with_expired_ca(directory: Path) -> TlsFiles:
+    ca = certs.make_ca(directory, days=-1, not_before_days=60)
+    server = certs.issue(ca, directory, "server", common_name="dockerd", is_server=True,
+                         not_before_days=30, ip_addresses=("127.0.0.1",))
+    client = certs.issue(ca, directory, "client", common_name="graphbot",
+                         is_server=False, not_before_days=30)
+    return TlsFiles(directory, ca, server, client)
 
 
 def test_expired_server_certificate_is_reported_as_expired(tls_failure_daemons):
@@ -336,6 +347,16 @@ def test_expired_server_certificate_is_reported_as_expired(tls_failure_daemons):
 
     assert raised.value.kind == "certificate-expired"
     assert "server certificate" in raised.value.reason
+
+
+def test_expired_ca_is_named_rather_than_the_server_certificate(tls_failure_daemons):
+    """OpenSSL blames "a certificate"; the reason names the CA that expired."""
+    with pytest.raises(CertificateProblem) as raised:
+        collect_host(tls_failure_daemons["old-ca"])
+
+    assert raised.value.kind == "certificate-expired"
+    assert "CA certificate" in raised.value.reason
+    assert "server certificate" not in raised.value.reason
 
 
 def test_server_certificate_for_another_name_is_reported(tls_failure_daemons):
