@@ -114,9 +114,15 @@ class Service:
         self._channel_names_by_id = self._allowed_channel_ids()
         self.chat.listen(self.handle)
         self.scheduler.start()
+        schedule = self.settings.schedule
         log.info(
-            "graphbot is running for %d hosts of %s",
-            len(self.settings.hosts), self.settings.organization,
+            "graphbot is running for %s: hosts %s; posting to ~%s at %s; daily "
+            "post '%s' and certificate check '%s' (%s); refresh every %d min",
+            self.settings.organization,
+            ", ".join(host.name for host in self.settings.hosts),
+            self.settings.mattermost.channel, self.chat.address.url,
+            schedule.daily_post, schedule.certificate_check, schedule.timezone,
+            schedule.refresh_minutes,
         )
 
     @property
