@@ -6,6 +6,7 @@
 #     --group-add "$(stat -c %g /var/run/docker.sock)" \
 #     -e GRAPHBOT_MATTERMOST__TOKEN_FILE=/etc/graphbot/token graphbot
 # The socket is only read: graphbot calls list endpoints and nothing else.
+# openssh-client is there for hosts given as ssh://user@host.
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
@@ -16,7 +17,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends graphviz fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends graphviz fonts-dejavu-core openssh-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/graphbot graphbot \
     && mkdir -p /var/lib/graphbot /etc/graphbot \
