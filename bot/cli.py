@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         help="log more: -v for progress, -vv for every decision (DEBUG)",
     )
     parser.add_argument(
-        "--output", type=Path, metavar="DIR", help="write files here (overrides output_dir)"
+        "--output", type=Path, metavar="DIR",
+        help="write files here (overrides output_dir)",
     )
     commands = parser.add_subparsers(metavar="COMMAND", required=True)
 
@@ -155,7 +156,7 @@ def _run(args: argparse.Namespace, settings: Settings, path: Path | None) -> int
 
 
 def _certs(args: argparse.Namespace, settings: Settings, path: Path | None) -> int:
-    from bot.certificates import check_certificates, certs_exit_status
+    from bot.certificates import certs_exit_status, check_certificates
     from renderers.certificates import certificate_table
 
     warn_days = settings.certificates.warn_days
@@ -182,7 +183,8 @@ def _configure_logging(level: str) -> None:
     # These libraries log every request or job run; their DEBUG output may
     # carry credentials (the Mattermost driver prints the login password).
     for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+        quiet = max(logging.WARNING, logging.getLevelName(level))
+        logging.getLogger(name).setLevel(quiet)
 
 
 def _path_from_env(name: str) -> Path | None:

@@ -41,7 +41,9 @@ class RenderResult:
     failed_hosts: list[str] = field(default_factory=list)
 
 
-def collect_snapshot(settings: Settings, host_names: list[str] | None = None) -> Snapshot:
+def collect_snapshot(
+    settings: Settings, host_names: list[str] | None = None
+) -> Snapshot:
     """Collect the fleet (or the named hosts) now."""
     hosts = [h for h in settings.hosts if host_names is None or h.name in host_names]
     inventory = collect_fleet(hosts, settings.organization)

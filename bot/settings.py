@@ -197,7 +197,9 @@ class CertificateSettings(_Section):
     @classmethod
     def _positive_sorted(cls, days: list[int]) -> list[int]:
         if not days or any(day < 1 for day in days):
-            raise ValueError("expected a list of whole days above zero, such as [30, 7]")
+            raise ValueError(
+                "expected a list of whole days above zero, such as [30, 7]"
+            )
         return sorted(set(days), reverse=True)
 
 
@@ -228,7 +230,9 @@ class Settings(BaseSettings):
         seen: set[str] = set()
         for host in hosts:
             if host.name in seen:
-                raise ValueError(f'host name "{host.name}" is used twice; names must differ')
+                raise ValueError(
+                    f'host name "{host.name}" is used twice; names must differ'
+                )
             seen.add(host.name)
         return hosts
 

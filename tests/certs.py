@@ -92,7 +92,8 @@ def issue(
     """Issue a server or client certificate signed by ``ca``."""
     key = ec.generate_private_key(ec.SECP256R1())
     start, end = _validity(days, not_before_days)
-    usage = ExtendedKeyUsageOID.SERVER_AUTH if is_server else ExtendedKeyUsageOID.CLIENT_AUTH
+    server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    usage = server if is_server else client
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -107,6 +108,8 @@ def issue(
     alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ip_addresses]
     if alt_names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(alt_names), critical=False
+        )
     cert = builder.sign(ca.private_key, hashes.SHA256())
     return _write(directory, stem, cert, key)

@@ -23,6 +23,7 @@ from tests.dockerd import (
     import_busybox,
     make_tls_files,
 )
+from tests.mattermost_server import MattermostServer
 
 # A value that looks like a credential; it is set in test containers'
 # environments and must never appear in any inventory.
@@ -62,6 +63,18 @@ class Fleet:
     @property
     def host_list(self) -> list[HostSettings]:
         return list(self.hosts.values())
+
+
+@pytest.fixture
+def chat_server() -> Iterator[MattermostServer]:
+    """A Mattermost-compatible server; any request off the API reference fails."""
+    server = MattermostServer()
+    server.start()
+    try:
+        yield server
+        assert server.violations == []
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -120,17 +120,6 @@ def _expiring_tls(directory: Path) -> TlsFiles:
     return TlsFiles(directory, ca, server, client)
 
 
-@pytest.fixture
-def chat_server() -> Iterator[MattermostServer]:
-    server = MattermostServer()
-    server.start()
-    try:
-        yield server
-        assert server.violations == []
-    finally:
-        server.close()
-
-
 def _settings(
     hosts: list[HostSettings], data_dir: Path, chat_server: MattermostServer,
     **certificates: Any,

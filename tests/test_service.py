@@ -24,17 +24,6 @@ CHANNEL = "infra"
 
 
 @pytest.fixture
-def chat_server() -> Iterator[MattermostServer]:
-    server = MattermostServer()
-    server.start()
-    try:
-        yield server
-        assert server.violations == []
-    finally:
-        server.close()
-
-
-@pytest.fixture
 def service(
     chat_server: MattermostServer, fleet: Fleet, tmp_path: Path
 ) -> Iterator[Service]:
