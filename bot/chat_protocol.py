@@ -65,7 +65,8 @@ def parse_server_url(url: str) -> ServerAddress:
     base_path = parts.path.rstrip("/")
     base_path = base_path.removesuffix("/api/v4")
     default_port = 443 if parts.scheme == "https" else 80
-    return ServerAddress(parts.scheme, parts.hostname, port or default_port, base_path)
+    scheme: Literal["http", "https"] = "https" if parts.scheme == "https" else "http"
+    return ServerAddress(scheme, parts.hostname, port or default_port, base_path)
 
 
 @dataclass(frozen=True)

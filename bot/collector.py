@@ -47,7 +47,10 @@ def collect_fleet(hosts: list[HostSettings], organization: str) -> Inventory:
     failures: list[HostFailure] = []
     for host in hosts:
         result = _outcome(host, futures[host.name])
-        (collected if isinstance(result, HostInventory) else failures).append(result)
+        if isinstance(result, HostInventory):
+            collected.append(result)
+        else:
+            failures.append(result)
     # A host still hanging past its deadline keeps its thread; do not wait for it.
     executor.shutdown(wait=False, cancel_futures=True)
     log.info(
@@ -65,6 +68,7 @@ def _outcome(
     deadline = host.timeout_seconds * (REQUESTS_PER_HOST + 1)
     wait([future], timeout=deadline)
     now = datetime.now(timezone.utc)
+    failure: HostNotCollected
     if not future.done():
         reason = (f"it did not finish within {deadline:.0f} seconds. Check that the "
                   "engine is healthy, or raise timeout_seconds for this host.")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast, get_args
 
 from bot import traefik
 from bot.model import (
     Container,
+    ContainerState,
+    Health,
     HostInventory,
     Image,
     Mount,
@@ -31,7 +33,15 @@ log = logging.getLogger(__name__)
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 ANONYMOUS_VOLUME = "com.docker.volume.anonymous"
-_STATES = {"created", "running", "paused", "restarting", "removing", "exited", "dead"}
+_STATES = set(get_args(ContainerState))
+_STATE_BY_STATUS_PREFIX: tuple[tuple[str, ContainerState], ...] = (
+    ("up", "running"), ("exited", "exited"), ("created", "created"),
+    ("restarting", "restarting"), ("removal", "removing"), ("dead", "dead"),
+)
+_HEALTH_BY_STATUS_MARKER: tuple[tuple[str, Health], ...] = (
+    ("(unhealthy)", "unhealthy"), ("(healthy)", "healthy"),
+    ("(health: starting)", "starting"),
+)
 _MOUNT_KINDS = {"volume", "bind", "tmpfs", "npipe", "cluster"}
 _HEX_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -136,24 +146,21 @@ def _image_ref(image: str, image_id: str) -> str:
     return image
 
 
-def _state(state: str | None, status: str) -> str:
+def _state(state: str | None, status: str) -> ContainerState:
     if state and state.lower() in _STATES:
-        return state.lower()
+        return cast(ContainerState, state.lower())
     # Engines before API 1.23 give no State; derive it from the Status text.
     lowered = status.lower()
-    for prefix, derived in (("up", "running"), ("exited", "exited"),
-                            ("created", "created"), ("restarting", "restarting"),
-                            ("removal", "removing"), ("dead", "dead")):
+    for prefix, derived in _STATE_BY_STATUS_PREFIX:
         if lowered.startswith(prefix):
             return "paused" if "(paused)" in lowered else derived
     return "created"
 
 
-def _health(status: str) -> str | None:
+def _health(status: str) -> Health | None:
     # The list endpoint has no Health object before API 1.4x; Status carries it.
     lowered = status.lower()
-    for marker, health in (("(unhealthy)", "unhealthy"), ("(healthy)", "healthy"),
-                           ("(health: starting)", "starting")):
+    for marker, health in _HEALTH_BY_STATUS_MARKER:
         if marker in lowered:
             return health
     return None

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -79,12 +80,12 @@ class HostSettings(_Section):
     @model_validator(mode="after")
     def _tls_files_complete(self) -> HostSettings:
         paths = {"ca_cert": self.ca_cert, "cert": self.cert, "key": self.key}
-        given = [key for key, path in paths.items() if path is not None]
+        given = {key: path for key, path in paths.items() if path is not None}
         if given and len(given) < 3:
             missing = ", ".join(key for key in paths if key not in given)
             raise ValueError(f"TLS needs ca_cert, cert and key together; add {missing}")
-        for key in given:
-            if not paths[key].is_file():
+        for key, path in given.items():
+            if not path.is_file():
                 raise ValueError(f"{key}: no readable file at the configured path")
         return self
 
@@ -315,7 +316,7 @@ def _key(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "settings"
 
 
-def _expected(err: dict[str, Any]) -> str:
+def _expected(err: ErrorDetails) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         return "is not a setting graphbot knows (check its spelling and section)"

@@ -49,13 +49,13 @@ def _is_routing_key(key: str) -> bool:
     if _V2_SERVICE_PORT.match(key):
         return True
     router = _V2_ROUTER.match(key)
-    if router:
+    if router is not None:
         # tls.* keys only tell that TLS is on; their values (resolver names,
         # domains) are kept, options such as client-auth files are not.
         sub = router["key"].lower()
         return sub in {"rule", "service", "entrypoints", "tls", "tls.certresolver"}
     v1 = _V1_KEY.match(key)
-    return bool(v1) and (v1["segment"] or "").lower() not in _NOT_V1_SEGMENTS
+    return v1 is not None and (v1["segment"] or "").lower() not in _NOT_V1_SEGMENTS
 
 
 def parse_routes(labels: dict[str, str], *, exposed_ports: list[int]) -> list[Route]:
@@ -194,8 +194,8 @@ def _v1_routes(labels: dict[str, str], default_port: int | None) -> list[Route]:
     for key, value in labels.items():
         match = _V1_KEY.match(key)
         if match and (match["segment"] or "").lower() not in _NOT_V1_SEGMENTS:
-            segment = by_segment.setdefault(match["segment"] or "", {})
-            segment[match["key"].lower()] = value
+            found = by_segment.setdefault(match["segment"] or "", {})
+            found[match["key"].lower()] = value
     base_port = _port(by_segment.get("", {}).get("port")) or default_port
     routes = []
     for segment, values in sorted(by_segment.items()):
