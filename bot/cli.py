@@ -2,7 +2,8 @@
 
 Exit status: 0 when everything worked, 1 when a host could not be collected (or
 a certificate needs attention, for ``certs``), 2 when the settings, the
-command line or a snapshot file given to ``--from`` cannot be used.
+command line, a snapshot file given to ``--from`` or the output folder cannot
+be used.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.errors import GraphbotError, InvalidSettings, SnapshotUnreadable
+from bot.errors import (
+    GraphbotError,
+    InvalidSettings,
+    OutputUnwritable,
+    SnapshotUnreadable,
+)
 from bot.settings import Settings, is_explicit, load_settings
 
 if TYPE_CHECKING:
@@ -37,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.model_copy(update={"output_dir": args.output})
         _configure_logging(_log_level(args, settings))
         return args.handler(args, settings, settings_path)
-    except (InvalidSettings, SnapshotUnreadable) as exc:
+    except (InvalidSettings, SnapshotUnreadable, OutputUnwritable) as exc:
         print(f"graphbot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except GraphbotError as exc:

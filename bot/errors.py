@@ -9,6 +9,7 @@ terminal: what failed, why in the user's words, and what to do next.
     │   ├── HostUnreachable    refused, timed out, name unknown
     │   └── CertificateProblem expired, wrong host name, handshake refused
     ├── SnapshotUnreadable     a saved inventory.json cannot be read
+    ├── OutputUnwritable       the output folder cannot be written
     ├── ChatUnavailable        Mattermost cannot be reached or refuses us
     └── UnknownCommand         chat text that names no command
 
@@ -46,6 +47,10 @@ class CertificateProblem(HostNotCollected):
 
 class SnapshotUnreadable(GraphbotError):
     """A saved inventory snapshot cannot be read."""
+
+
+class OutputUnwritable(GraphbotError):
+    """The output folder cannot be created or written."""
 
 
 class ChatUnavailable(GraphbotError):

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.collector import collect_fleet
-from bot.errors import SnapshotUnreadable
+from bot.errors import OutputUnwritable, SnapshotUnreadable
 from bot.model import Snapshot
 from bot.privacy import apply_privacy
 from bot.settings import Settings
@@ -65,8 +65,8 @@ def load_snapshot(path: Path) -> Snapshot:
         ) from exc
     except ValidationError as exc:
         raise SnapshotUnreadable(
-            f"The file {path} is not a graphbot snapshot ({exc.error_count()} "
-            f"problems, the first at {_loc(exc)}); give the path of an "
+            f"The file {path} is not a graphbot snapshot (the first problem is "
+            f"at {_loc(exc)}); give the path of an "
             f"{INVENTORY_FILE} written by graphbot render."
         ) from None
 
@@ -85,11 +85,20 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
     inventory = apply_privacy(snapshot.inventory, settings.hosts, settings.hide)
     public = snapshot.model_copy(update={"inventory": inventory})
     output_dir = settings.output_dir
-    output_dir.mkdir(parents=True, exist_ok=True)
     inventory_path = output_dir / INVENTORY_FILE
-    _write_atomically(inventory_path, public.model_dump_json(indent=2))
-    files = write_pictures(public, output_dir, render_options(settings))
-    _remove_leftovers(output_dir, [*files, inventory_path])
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(inventory_path, public.model_dump_json(indent=2))
+        files = write_pictures(public, output_dir, render_options(settings))
+        _remove_leftovers(output_dir, [*files, inventory_path])
+    except OSError as exc:
+        cause = "a file is in the way" if isinstance(exc, FileExistsError) else (
+            exc.strerror or str(exc)
+        )
+        raise OutputUnwritable(
+            f"The output folder {output_dir} cannot be written ({cause}); choose "
+            "another with output_dir or --output, or make this one writable."
+        ) from exc
     log.info(
         "Rendered %d hosts into %d files in %s (%.1f s)",
         len(inventory.hosts), len(files) + 1, output_dir, time.monotonic() - started,

@@ -12,9 +12,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -30,14 +32,17 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from bot.cron import check_cron
 from bot.errors import InvalidSettings
 
 DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
 _HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _URL_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://")
+ENV_PREFIX = "GRAPHBOT_"
 _settings_file: ContextVar[Path | None] = ContextVar("settings_file", default=None)
 
 
@@ -74,6 +79,12 @@ class HostSettings(_Section):
             raise ValueError(
                 "expected unix:///path/to/docker.sock, tcp://host:2376 "
                 "or ssh://user@host"
+            )
+        if urlsplit(url).password is not None:
+            # Host URLs appear in failure reasons, which are published.
+            raise ValueError(
+                "must not hold a password; use an SSH key for ssh:// or TLS "
+                "certificates (ca_cert, cert, key) for tcp://"
             )
         return url
 
@@ -169,11 +180,8 @@ class ScheduleSettings(_Section):
 
     @field_validator("daily_post", "certificate_check")
     @classmethod
-    def _five_fields(cls, cron: str) -> str:
-        if len(cron.split()) != 5:
-            raise ValueError(
-                'expected a cron expression of five fields, such as "0 8 * * *"'
-            )
+    def _valid_cron(cls, cron: str) -> str:
+        check_cron(cron)
         return cron
 
     @field_validator("timezone")
@@ -208,7 +216,7 @@ class Settings(BaseSettings):
     """All of graphbot's settings."""
 
     model_config = SettingsConfigDict(
-        env_prefix="GRAPHBOT_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
@@ -263,16 +271,20 @@ def load_settings(path: Path | None = None) -> Settings:
         InvalidSettings: naming each key that is wrong and what it expects.
     """
     if path is not None and not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise InvalidSettings(
-            f"The settings file {path} does not exist; give the path of a "
+            f"The settings file {path} {problem}; give the path of a "
             "settings.toml (see the commented example shipped with graphbot)."
         )
+    _check_environment_names()
     token = _settings_file.set(path)
     try:
         settings = Settings()
     except ValidationError as exc:
         raise InvalidSettings(_describe(exc, path)) from None
-    except ValueError as exc:  # a TOML syntax error, reported with line and column
+    except SettingsError as exc:
+        raise InvalidSettings(_environment_not_json(exc)) from None
+    except tomllib.TOMLDecodeError as exc:
         raise InvalidSettings(
             f"The settings file {path} is not valid TOML ({exc}); fix that line."
         ) from None
@@ -296,14 +308,52 @@ def is_explicit(path: Path | None) -> bool:
     )
 
 
+def _check_environment_names() -> None:
+    # pydantic-settings ignores unknown variables, so a misspelt one such as
+    # GRAPHBOT_ORGANISATION would change nothing without a word.
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    known.add(f"{ENV_PREFIX}SETTINGS")
+    for name in sorted(os.environ):
+        top = name.split("__", 1)[0]
+        if name.startswith(ENV_PREFIX) and top not in known:
+            raise InvalidSettings(
+                f"The environment variable {name} is not a setting graphbot "
+                f"knows; check its spelling (settings are {ENV_PREFIX} plus the "
+                "key in capitals, __ between a section and its key)."
+            )
+
+
+def _environment_not_json(exc: SettingsError) -> str:
+    found = re.search(r'field "(\w+)"', str(exc))
+    name = f"{ENV_PREFIX}{found[1].upper()}" if found else f"a {ENV_PREFIX} variable"
+    return (
+        f"The environment variable {name} cannot be read: a list or section "
+        "given in the environment must be JSON, such as "
+        '''[{"name": "web1", "url": "tcp://web1.example.org:2376"}]. Fix it.'''
+    )
+
+
 def _describe(exc: ValidationError, path: Path | None) -> str:
-    where = f"in {path}" if path else "in the environment"
-    problems = [f"{_key(err['loc'])}: {_expected(err)}" for err in exc.errors()]
+    where = f"in {path} and the environment" if path else "in the environment"
+    problems = [
+        f"{_key(err['loc'])}{_from_environment(err['loc'])}: {_expected(err)}"
+        for err in exc.errors()
+    ]
     return (
         f"The settings {where} cannot be used. "
         + "; ".join(problems)
         + ". Fix these keys and start again."
     )
+
+
+def _from_environment(loc: tuple[Any, ...]) -> str:
+    # Name the variable when the value came from one, so it can be found.
+    names = [str(item).upper() for item in loc if not isinstance(item, int)]
+    for length in range(len(names), 0, -1):
+        variable = ENV_PREFIX + "__".join(names[:length])
+        if variable in os.environ:
+            return f" (set by {variable})"
+    return ""
 
 
 def _key(loc: tuple[Any, ...]) -> str:

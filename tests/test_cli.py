@@ -239,3 +239,16 @@ def test_pictures_of_a_host_no_longer_drawn_are_removed(no_engine: Path) -> None
     assert not (output / "media.svg").exists()
     assert (output / "alpha.png").is_file()
     assert keep.read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_output_folder_that_cannot_be_made_exits_2(tmp_path: Path, where: str) -> None:
+    (tmp_path / "a-file").write_text("in the way")
+
+    nowhere = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+
+    result = graphbot("--output", where, "render", cwd=tmp_path, env=nowhere)
+
+    assert result.returncode == 2
+    assert "output folder" in result.stderr and "--output" in result.stderr
+    assert "Traceback" not in result.stderr

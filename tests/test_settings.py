@@ -84,6 +84,12 @@ def test_hosts_from_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None
         ("[schedule]\nrefresh_minutes = \"often\"\n", "schedule.refresh_minutes",
          "integer"),
         ('[schedule]\ndaily_post = "at eight"\n', "schedule.daily_post", "cron"),
+        ('[schedule]\ndaily_post = "0 25 * * *"\n', "schedule.daily_post",
+         "hour field accepts 0-23"),
+        ('[schedule]\ncertificate_check = "0 8 * * 8"\n', "schedule.certificate_check",
+         "day of week field accepts 0-7"),
+        ('[[hosts]]\nname = "a"\nurl = "ssh://bob:pw@host"\n', "hosts[0].url",
+         "must not hold a password"),
         ('[schedule]\ntimezone = "Mars/Olympus"\n', "schedule.timezone", "time zone"),
         ("[certificates]\nwarn_days = [0]\n", "certificates.warn_days", "above zero"),
     ],
@@ -119,3 +125,42 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
 def test_missing_settings_file_says_what_to_give(tmp_path: Path) -> None:
     with pytest.raises(InvalidSettings, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_cron_with_names_ranges_and_steps_is_accepted(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, '[schedule]\ndaily_post = "*/30 7-18 1,15 jan-jun mon-fri"\n'
+    )
+
+    assert load_settings(path).schedule.daily_post.startswith("*/30")
+
+
+def test_misspelt_environment_variable_is_named(monkeypatch) -> None:
+    """A typo in a variable name would otherwise change nothing, silently."""
+    monkeypatch.setenv("GRAPHBOT_ORGANISATION", "Typo Collective")
+
+    with pytest.raises(InvalidSettings, match="GRAPHBOT_ORGANISATION is not a setting"):
+        load_settings(None)
+
+
+def test_hosts_variable_that_is_not_json_says_so(monkeypatch) -> None:
+    monkeypatch.setenv("GRAPHBOT_HOSTS", "[web1")
+
+    with pytest.raises(InvalidSettings, match="GRAPHBOT_HOSTS cannot be read.*JSON"):
+        load_settings(None)
+
+
+def test_error_from_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAPHBOT_HIDE__URLS", "maybe")
+
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings(_write(tmp_path, "[hide]\nports = true\n"))
+
+    assert "hide.urls (set by GRAPHBOT_HIDE__URLS)" in str(caught.value)
+
+
+def test_folder_given_as_settings_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSettings, match="is a folder, not a file"):
+        load_settings(tmp_path)
