@@ -137,8 +137,17 @@ class JobScheduler:
         return bool(outcome and outcome[0])
 
     def due_jobs(self) -> list[str]:
-        """The posting jobs whose latest fire time has not been posted yet."""
-        return [name for name in POSTING_JOBS if self._due_time(name) is not None]
+        """The posting jobs whose latest fire time has not been posted yet.
+
+        A job that never posted is not due: on the first start the bot waits
+        for the schedule instead of posting at once.
+        """
+        state = load_state(self._data_dir)
+        return [
+            name for name in POSTING_JOBS
+            if state.last_posted_at(name) is not None
+            and self._due_time(name) is not None
+        ]
 
     def next_run_times(self) -> dict[str, datetime]:
         """When each job runs next, in the schedule's time zone."""

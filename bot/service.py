@@ -7,12 +7,15 @@ alerts, and stops cleanly on SIGTERM or SIGINT.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bot import alerts, pipeline
 from bot.certificates import check_certificates
 from bot.commands import Asker, Knowledge, Reply, answer, parse
-from bot.errors import GraphbotError, UnknownCommand
+from bot.errors import GraphbotError, InvalidSettings, UnknownCommand
 from bot.mattermost import ChatClient, IncomingMessage
 from bot.model import Inventory, Snapshot
 from bot.pipeline import RenderResult
@@ -354,15 +357,44 @@ def run(settings: Settings) -> int:
         log.info("Stopping on %s", signal.Signals(signal_number).name)
         stopping.set()
 
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signal_number, request_stop)
-    service = Service(settings, ChatClient(settings.mattermost))
-    try:
+    if not settings.mattermost.url:
+        raise InvalidSettings(
+            "mattermost.url: no Mattermost server is configured, and graphbot run "
+            "posts there; set it in the settings file or GRAPHBOT_MATTERMOST__URL "
+            "(graphbot render works without it)."
+        )
+    with _only_instance(settings.data_dir):
+        service = Service(settings, ChatClient(settings.mattermost))
         service.start()
-        stopping.wait()
-    finally:
-        service.stop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signal_number, request_stop)
+        try:
+            stopping.wait()
+        finally:
+            service.stop()
     return 0
+
+
+@contextmanager
+def _only_instance(data_dir: Path) -> Iterator[None]:
+    # Two bots on one data directory would answer every question twice and
+    # post every warning twice.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "graphbot.pid", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise InvalidSettings(
+                f"Another graphbot run (process {lock.read().strip() or 'unknown'}) "
+                f"already uses the data_dir {data_dir}; stop it first, or give "
+                "this one its own data_dir."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield
 
 
 def _saved_snapshot(output_dir: Path) -> Snapshot | None:

@@ -148,10 +148,26 @@ def test_post_missed_while_stopped_is_made_once_and_not_again_after_restart(
     assert recorder.calls[CERTIFICATE_CHECK] == 0
 
 
+def test_first_start_waits_for_the_schedule_instead_of_posting_at_once(
+    recorder: Recorder, tmp_path: Path, schedulers: list[JobScheduler]
+) -> None:
+    """A bot started for the first time at 08:30 does not post the 08:00 post."""
+    now = datetime(2025, 3, 12, 8, 30, tzinfo=BERLIN)
+    scheduler = _scheduler(recorder, tmp_path, now, schedulers)
+
+    assert scheduler.due_jobs() == []
+    scheduler.start()
+    assert scheduler.run_now(REFRESH)
+
+    assert recorder.calls[DAILY_POST] == 0
+
+
 def test_post_missed_beyond_grace_period_is_not_made(
     recorder: Recorder, tmp_path: Path, schedulers: list[JobScheduler]
 ) -> None:
     now = datetime(2025, 3, 12, 21, 0, tzinfo=BERLIN)
+    _record_posted(tmp_path, DAILY_POST, now - timedelta(days=1))
+    _record_posted(tmp_path, CERTIFICATE_CHECK, now - timedelta(days=1))
     scheduler = _scheduler(recorder, tmp_path, now, schedulers,
                            certificate_check="0 20 * * *", misfire_grace_hours=12)
 
@@ -163,6 +179,7 @@ def test_post_refused_by_chat_is_retried_until_it_is_made_once(
 ) -> None:
     """Mattermost down at 08:00: the post is made when it is back, exactly once."""
     now = datetime(2025, 3, 12, 8, 0, 30, tzinfo=BERLIN)
+    _record_posted(tmp_path, DAILY_POST, now - timedelta(days=1))
     _record_posted(tmp_path, CERTIFICATE_CHECK, now)
     recorder.failures[DAILY_POST] = [ChatUnavailable("down"), ChatUnavailable("down")]
     scheduler = _scheduler(recorder, tmp_path, now, schedulers)

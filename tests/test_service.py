@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -247,3 +251,56 @@ def test_failed_render_is_reported_to_every_asker() -> None:
     with pytest.raises(HostUnreachable):
         shared.run(None)
     assert not shared.is_running(None)
+
+
+def _run_command(
+    settings_path: Path, token: str
+) -> subprocess.Popen[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith("GRAPHBOT_")
+    }
+    environment["GRAPHBOT_MATTERMOST__TOKEN"] = token
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--settings", str(settings_path), "run"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_graphbot_run_refuses_a_second_instance_and_stops_on_sigterm(
+    chat_server: MattermostServer, tmp_path: Path
+) -> None:
+    """Two bots on one data_dir would answer twice; the second one says so."""
+    settings_path = tmp_path / "settings.toml"
+    settings_path.write_text(
+        f'data_dir = "{tmp_path / "data"}"\noutput_dir = "{tmp_path / "out"}"\n'
+        f'[[hosts]]\nname = "gone"\nurl = "unix://{tmp_path}/gone.sock"\n'
+        f'[mattermost]\nurl = "{chat_server.url}"\nteam = "collective"\n'
+        f'channel = "{CHANNEL}"\n'
+    )
+    first = _run_command(settings_path, chat_server.bot.token)
+    try:
+        assert chat_server.wait_for_websockets(1, timeout_seconds=WAIT_SECONDS)
+
+        second = _run_command(settings_path, chat_server.bot.token)
+        _, second_err = second.communicate(timeout=WAIT_SECONDS)
+
+        assert second.returncode == 2
+        assert f"already uses the data_dir {tmp_path / 'data'}" in second_err
+        assert str(first.pid) in second_err
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, first_err = first.communicate(timeout=WAIT_SECONDS)
+    assert first.returncode == 0, first_err
+    assert chat_server.bot.token not in first_err
+
+
+def test_graphbot_run_without_a_server_says_what_to_set(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=WAIT_SECONDS,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GRAPHBOT_")},
+    )
+
+    assert result.returncode == 2
+    assert "no Mattermost server is configured" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
