@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(graphviz fonts-dejavu-core python3-venv python3-pip)
+# openssh-client serves hosts given as ssh://user@host.
+packages=(graphviz fonts-dejavu-core python3-venv python3-pip openssh-client)
 extra=""
 if [ "${1:-}" = "--test" ]; then
-    packages+=(docker.io busybox-static openssl iproute2 chromium ca-certificates)
+    packages+=(busybox-static openssl iproute2 chromium ca-certificates)
+    # Docker CE (docker-ce) conflicts with Debian's docker.io; either will do.
+    command -v dockerd >/dev/null || packages+=(docker.io)
     extra="[test]"
 fi
 
@@ -27,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "graphbot needs Python 3.11 or newer; python3 here is older" \
+         "(Debian 12 has 3.11)." >&2
+    exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
