@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -256,7 +255,11 @@ def _describe(
     path: Path | None = None,
 ) -> CertificateStatus:
     not_after = certificate.not_valid_after_utc
-    days_left = math.floor((not_after - now).total_seconds() / 86400)
+    # Whole days as people count them: 1.9 days left is 1; a certificate that
+    # expired 1.2 days ago is -1, and one that expired an hour ago is -1 too.
+    days_left = int((not_after - now).total_seconds() / 86400)
+    if not_after <= now:
+        days_left = min(days_left, -1)
     state: CertificateState = "ok"
     problem = ""
     if now < certificate.not_valid_before_utc:
