@@ -1,6 +1,9 @@
-"""Measure readability at scale (issue 5) on fleets A, B and C.
+"""Measure readability at scale (issue 5) on fleets A, B, C and D.
 
-    .venv/bin/python bench/bench_layout.py [A B C]
+    .venv/bin/python bench/bench_layout.py [A B C D]
+
+Fleet D is one host of 300 lone containers on one shared network, each with
+a volume and a route, as bench/bench_collect.py builds on a real engine.
 
 For each fleet, renders every picture the way graphbot does and prints one
 line per picture: aspect ratio, pixel size, smallest text height, pages, and
@@ -79,7 +82,7 @@ def main(fleets: list[str]) -> int:
         "fleet picture    aspect  pixels         Mpx  text px pages\n"
         "----- ---------- ------ ------------- ------- ------- -----"
     )
-    for fleet in fleets or ["A", "B", "C"]:
+    for fleet in fleets or ["A", "B", "C", "D"]:
         for line in bench(fleet):
             print(line, flush=True)
     return 0

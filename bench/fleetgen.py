@@ -1,8 +1,9 @@
 """Generate inventory snapshots: the shipped sample fleet and issue 5's fleets.
 
     python bench/fleetgen.py                 rewrite bot/data/sample-inventory.json
-    python bench/fleetgen.py A out.json      write fleet A (5 x 60), B (1 x 300)
-                                             or C (12 x 25) as a snapshot
+    python bench/fleetgen.py A out.json      write fleet A (5 x 60), B (1 x 300),
+                                             C (12 x 25) or D (1 x 300, flat) as a
+                                             snapshot
 
 Everything is derived from fixed seeds, so the output is the same on every run.
 """
@@ -21,8 +22,8 @@ from bot.model import (
     Image,
     Inventory,
     Mount,
-    NetworkAttachment,
     Network,
+    NetworkAttachment,
     PublishedPort,
     Route,
     Snapshot,
@@ -34,7 +35,9 @@ DOMAIN = "collective.example"
 SAMPLE_PATH = (
     Path(__file__).resolve().parent.parent / "bot" / "data" / "sample-inventory.json"
 )
-FLEETS = {"A": (5, 60), "B": (1, 300), "C": (12, 25)}
+FLEETS = {"A": (5, 60), "B": (1, 300), "C": (12, 25), "D": (1, 300)}
+# Fleets whose hosts have no compose project at all (see ``flat_host``).
+FLAT_FLEETS = {"D"}
 
 
 def _id(*parts: str) -> str:
@@ -96,7 +99,7 @@ class HostBuilder:
         mounts += [Mount(kind="bind", source=s, target=t) for s, t in binds]
         routes = [
             Route(
-                router=f"{project or service}-{i}",
+                router=f"{project or service or name}-{i}",
                 provider="traefik-v2",
                 rule=f"Host(`{url.split('//')[1]}`)",
                 urls=[url],
@@ -391,13 +394,36 @@ def generated_host(name: str, count: int, seed: int) -> HostInventory:
     return host.build()
 
 
-def fleet_snapshot(fleet: str) -> Snapshot:
-    """Fleet A, B or C of issue 5 as a snapshot."""
-    hosts_count, containers = FLEETS[fleet]
-    hosts = [
-        generated_host(
-            f"{fleet.lower()}host{i + 1:02d}", containers, seed=i * 7919 + ord(fleet)
+def flat_host(name: str, count: int, seed: int) -> HostInventory:
+    """A host of ``count`` lone containers, as bench/bench_collect.py builds.
+
+    No compose project, one shared network "net", a named volume and a
+    Traefik route each, and no Traefik container; states are mixed.
+    """
+    rng = random.Random(seed)
+    host = HostBuilder(name)
+    del host.networks["proxy"]
+    for index in range(count):
+        state = rng.choice(["created"] * 6 + ["running", "exited", "restarting"])
+        host.add(
+            "",
+            "",
+            "app:1",
+            name=f"c{index:04d}",
+            networks=("net",),
+            volumes=((f"vol{index}", "/data"),),
+            urls=(f"https://c{index}.example.org",),
+            state=state,
         )
+    return host.build()
+
+
+def fleet_snapshot(fleet: str) -> Snapshot:
+    """Fleet A, B, C or D of issue 5 as a snapshot."""
+    hosts_count, containers = FLEETS[fleet]
+    shape = flat_host if fleet in FLAT_FLEETS else generated_host
+    hosts = [
+        shape(f"{fleet.lower()}host{i + 1:02d}", containers, seed=i * 7919 + ord(fleet))
         for i in range(hosts_count)
     ]
     return Snapshot(

@@ -2,7 +2,9 @@
 
 Each picture is measured after drawing: its aspect ratio, its size in pixels
 and the height of its smallest text. The fleet picture is split into pages
-when one picture cannot hold every host at a readable size.
+when one picture cannot hold every host at a readable size. When Graphviz
+cannot lay out one host, that host is drawn as a notice saying so and every
+other picture is still written.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class RenderReport:
     fleet_pages: int = 1
     clock: layout.ToolClock = field(default_factory=layout.ToolClock)
     total_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # pictures not drawn, why
 
     @property
     def paths(self) -> list[Path]:
@@ -76,10 +79,13 @@ def write_pictures(
 ) -> list[Path]:
     """Write each host's, the fleet's and the legend's PNG, SVG and DOT, and index.html.
 
-    Returns the paths written. The caller writes inventory.json.
+    Returns the paths written. The caller writes inventory.json. A host that
+    Graphviz cannot lay out is drawn as a notice giving the reason, and a
+    picture that cannot be drawn is left out; both are logged as warnings.
 
     Raises:
-        renderers.layout.GraphvizFailed: Graphviz is missing or failed.
+        renderers.layout.GraphvizFailed: Graphviz is missing, or no picture
+            at all could be drawn.
     """
     return render_pictures(snapshot, output_dir, options).paths
 
@@ -99,7 +105,13 @@ def render_pictures(
         fleet_jobs = painter.fleet_jobs(host_layouts, legend_layout)
         report.fleet_pages = len(fleet_jobs)
         jobs += fleet_jobs + [painter.legend_job(legend_layout)]
-        report.pictures = list(pool.map(painter.draw, jobs))
+        drawn = list(pool.map(painter.draw_or_report, jobs))
+    report.pictures = [picture for picture in drawn if picture is not None]
+    report.problems = painter.problems
+    if not report.pictures:
+        raise layout.GraphvizFailed(
+            "Graphviz drew none of the pictures: " + " ".join(painter.problems)
+        )
     svgs = {pic.name: pic.svg for pic in report.pictures}
     report.page = page.write_page(
         snapshot, output_dir, _page_parts(report, svgs), options
@@ -157,6 +169,8 @@ class _Painter:
         self.options = options
         self.clock = clock
         self.file_names = _file_names(self.inventory.host_names)
+        # Appended from worker threads; list.append is atomic.
+        self.problems: list[str] = []
 
     def title(self, subject: str, page_number: int = 0, pages: int = 0) -> Title:
         return Title(
@@ -179,13 +193,29 @@ class _Painter:
         return [*collected, *failed]
 
     def lay_out_host(self, index: int, host: HostInventory) -> layout.Layout:
+        """Lay out a host, or a notice in its place when Graphviz fails on it."""
+        prefix = f"h{index}_"
+        try:
+            return self.lay_out_rows(prefix, host)
+        except layout.GraphvizFailed as exc:
+            log.warning("Host %s is drawn as a notice: %s", host.host, exc)
+            self.problems.append(f'The picture of host "{host.host}": {exc}')
+            graph = diagram.not_drawn_graph(host, str(exc), self.options, prefix)
+            return self._dot(prefix, graph.source)
+
+    def lay_out_rows(self, prefix: str, host: HostInventory) -> layout.Layout:
         """Lay out a host, widening or narrowing its rows towards the target."""
         target = self.options.target_aspect
         width = diagram.default_row_width(host, self.options)
         best: layout.Layout | None = None
         for _ in range(3):
-            graph = diagram.host_graph(host, self.options, f"h{index}_", width)
-            candidate = self._dot(f"h{index}_", graph.source)
+            graph = diagram.host_graph(host, self.options, prefix, width)
+            try:
+                candidate = self._dot(prefix, graph.source)
+            except layout.GraphvizFailed:
+                if best is None:
+                    raise
+                break  # a narrower or wider try failed: keep the best so far
             if best is None or _distance(candidate.aspect, target) < _distance(
                 best.aspect, target
             ):
@@ -267,6 +297,15 @@ class _Painter:
         return _Job("legend", self.title("legend"), (legend_layout,), 1, False)
 
     # Drawing and measuring.
+
+    def draw_or_report(self, job: _Job) -> Picture | None:
+        """Draw one picture; when Graphviz fails, log it and go on without it."""
+        try:
+            return self.draw(job)
+        except layout.GraphvizFailed as exc:
+            log.warning("Picture %s was not written: %s", job.name, exc)
+            self.problems.append(f"The picture {job.name}: {exc}")
+            return None
 
     def draw(self, job: _Job) -> Picture:
         label = diagram.title_label(job.title, self.options)

@@ -6,7 +6,7 @@ import json
 import subprocess
 from datetime import datetime, timezone
 
-from bot.model import Container, HostInventory, Mount, NetworkAttachment, Network, Route
+from bot.model import Container, HostInventory, Mount, Network, NetworkAttachment, Route
 
 WHEN = datetime(2024, 11, 5, 8, 0, tzinfo=timezone.utc)
 

@@ -195,3 +195,23 @@ def test_host_notes_are_shown_in_a_note() -> None:
 
     (note,) = drawing.nodes_labelled("file provider")
     assert drawing.nodes[note]["shape"] == "note"
+
+
+def test_many_lone_containers_reach_their_network_through_a_dot_per_row() -> None:
+    """Lone containers on one network hang from a dot per row, all still linked."""
+    lone = [container(f"c{i:03d}", networks=attached("net")) for i in range(60)]
+
+    drawing = Drawing(
+        host_graph(host("alpha", lone, networks=["net"]), OPTIONS, "h_").source
+    )
+
+    net = drawing.nodes_labelled(">net<")[0]
+    dots = [n for n, o in drawing.nodes.items() if o.get("shape") == "point"]
+    assert dots, "60 containers should need more than one row"
+    assert {h for t, h, _ in drawing.edges if t == net} <= set(
+        _container_nodes(drawing)
+    ) | set(dots)
+    assert len([e for t, _, e in drawing.edges if t == net]) < 30
+    linked = {h for t, h, _ in drawing.edges if t in {net, *dots}}
+    assert set(_container_nodes(drawing)) <= linked
+    assert all(drawing.edges_between(net, d) for d in dots)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import logging
+import os
 import re
+import shutil
 import struct
 import sys
 from pathlib import Path
@@ -16,7 +20,7 @@ from tests.renderers.conftest import WHEN
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
-from fleetgen import fleet_snapshot  # noqa: E402
+from fleetgen import FLEETS, fleet_snapshot  # noqa: E402
 
 SAMPLE = REPO / "bot" / "data" / "sample-inventory.json"
 OPTIONS = RenderOptions()
@@ -128,3 +132,78 @@ def test_generated_fleet_pictures_stay_readable(fleet: str, tmp_path: Path) -> N
     if report.fleet_pages > 1:
         svg = fleet_pictures[0].svg.read_text("utf-8")
         assert re.search(rf"page 1 of {report.fleet_pages}", svg)
+
+
+def test_flat_host_of_300_lone_containers_is_drawn_within_targets(
+    tmp_path: Path,
+) -> None:
+    """300 containers outside compose on one network, a volume and URL each, fit."""
+    snapshot = fleet_snapshot("D")
+    host = snapshot.inventory.hosts[0]
+    assert FLEETS["D"] == (1, 300) and len(host.containers) == 300
+    assert not any(c.compose_project for c in host.containers)
+    # Before junctions dot took minutes on this host; a regression now fails
+    # here as a picture drawn as a notice instead of hanging the suite.
+    options = RenderOptions(dot_timeout_seconds=60)
+
+    report = render_pictures(snapshot, tmp_path, options)
+
+    assert report.problems == []
+    picture = next(p for p in report.pictures if p.name == host.host)
+    svg = picture.svg.read_text("utf-8")
+    assert "PICTURE NOT DRAWN" not in svg
+    assert all(f">{c.name}<" in svg for c in host.containers)
+    assert picture.pixels <= options.max_pixels
+    assert 1 / 2.5 <= picture.aspect <= 2.5
+    assert picture.smallest_text_px >= 10.0
+
+
+def _dot_that_hangs_on(marker: str, folder: Path) -> Path:
+    """A ``dot`` on PATH that never finishes on input holding ``marker``."""
+    real_dot = shutil.which("dot")
+    assert real_dot is not None
+    folder.mkdir()
+    script = folder / "dot"
+    script.write_text(
+        "#!/bin/sh\n"
+        'input="$(cat)"\n'
+        f'case "$input" in *{marker}*) exec sleep 60 ;; esac\n'
+        f'printf \'%s\\n\' "$input" | exec {real_dot} "$@"\n',
+        "utf-8",
+    )
+    script.chmod(0o755)
+    return folder
+
+
+def test_host_graphviz_cannot_lay_out_is_a_notice_and_others_are_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dot timeout on one host leaves a notice in its place; the rest is drawn."""
+    snapshot = _sample()
+    hosts = list(snapshot.inventory.hosts)
+    stuck = hosts[0].containers[0].model_copy(update={"name": "dot-hangs-here"})
+    hosts[0] = hosts[0].model_copy(
+        update={"containers": [stuck, *hosts[0].containers[1:]]}
+    )
+    inventory = snapshot.inventory.model_copy(update={"hosts": hosts})
+    shim = _dot_that_hangs_on("dot-hangs-here", tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
+    options = RenderOptions(dot_timeout_seconds=5)
+    out = tmp_path / "out"
+
+    with caplog.at_level(logging.WARNING, logger="renderers.publish"):
+        report = render_pictures(
+            snapshot.model_copy(update={"inventory": inventory}), out, options
+        )
+
+    stuck_host = hosts[0].host
+    fleet = html.unescape((out / "fleet.svg").read_text("utf-8"))
+    assert "PICTURE NOT DRAWN" in fleet and "took longer than" in fleet
+    assert "PICTURE NOT DRAWN" in (out / f"{stuck_host}.svg").read_text("utf-8")
+    for other in hosts[1:]:
+        svg = html.unescape((out / f"{other.host}.svg").read_text("utf-8"))
+        assert "PICTURE NOT DRAWN" not in svg
+        assert f">{other.containers[0].name}<" in svg
+        assert f">{other.containers[0].name}<" in fleet
+    assert len(report.problems) == 1 and stuck_host in report.problems[0]
+    assert stuck_host in caplog.text and "took longer than" in caplog.text
