@@ -107,7 +107,7 @@ def _render(args: argparse.Namespace, settings: Settings, path: Path | None) -> 
             snapshot = pipeline.sample_snapshot()
     result = pipeline.publish(snapshot, settings)
     _print_summary(result)
-    return EXIT_HOST_FAILED if result.failed_hosts else EXIT_OK
+    return EXIT_HOST_FAILED if result.failed_hosts or result.problems else EXIT_OK
 
 
 def _needs_sample(snapshot: Snapshot, path: Path | None) -> bool:
@@ -141,6 +141,8 @@ def _print_summary(result: RenderResult) -> None:
         )
     for failure in inventory.failures:
         print(f"{failure.host}: not collected: {failure.reason}")
+    for problem in result.problems:
+        print(f"picture not drawn: {problem}")
     folder = result.inventory_path.parent
     print(f"Wrote {len(result.files)} files to {folder}{os.sep}")
 

@@ -10,6 +10,8 @@ cause and the fix; ``bot.engine_mapping`` turns the answers into the model.
 from __future__ import annotations
 
 import logging
+import shutil
+import ssl
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
@@ -26,6 +28,7 @@ from bot.certificates import read_expiry
 from bot.engine_mapping import build_host_inventory
 from bot.errors import CertificateProblem, HostNotCollected, HostUnreachable
 from bot.model import HostFailure, HostInventory, Inventory
+from bot.privacy import exclude_containers
 from bot.settings import HostSettings
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,9 @@ REQUESTS_PER_HOST = 5
 # Any API version at or above the minimum answers the unversioned /version;
 # the client is then pinned to the lower of the engine's and docker-py's.
 _FIRST_API_VERSION = docker.constants.MINIMUM_DOCKER_API_VERSION
+# An engine's explanation of an error goes into pictures and chat: one line,
+# at most this long.
+_MAX_EXPLANATION_CHARS = 160
 
 
 def collect_fleet(hosts: list[HostSettings], organization: str) -> Inventory:
@@ -112,13 +118,23 @@ def collect_host(host: HostSettings, *, now: datetime | None = None) -> HostInve
         raise translated from exc
     log.debug("host %s: engine %s, API %s, %d containers", host.name,
               raw["version"].get("Version"), raw["api_version"], len(raw["containers"]))
-    return build_host_inventory(host, raw, collected_at)
+    return exclude_containers(build_host_inventory(host, raw, collected_at), host)
 
 
 # Talking to the engine --------------------------------------------------------
 
 
+class _NotAnEngine(Exception):
+    """Something answered HTTP at the host's url, but not as a Docker engine."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail  # e.g. "HTTP 404"; never the answer's own text
+
+
 def _connect(host: HostSettings) -> docker.APIClient:
+    if host.url.startswith("ssh://"):
+        _check_ssh_client(host)
     tls: docker.tls.TLSConfig | bool = False
     if host.has_tls:
         _check_tls_files(host)
@@ -143,7 +159,12 @@ def _connect(host: HostSettings) -> docker.APIClient:
 
 
 def _read_engine(client: docker.APIClient) -> dict[str, Any]:
-    version = client.version(api_version=False)
+    try:
+        version = client.version(api_version=False)
+    except requests.exceptions.JSONDecodeError as exc:
+        raise _NotAnEngine("its answer to /version is not JSON") from exc
+    if not isinstance(version, dict) or "ApiVersion" not in version:
+        raise _NotAnEngine("its answer to /version names no API version")
     api_version = _pick_api_version(version.get("ApiVersion", _FIRST_API_VERSION))
     # docker-py's own "auto" negotiation sets this attribute the same way; we
     # do it ourselves so /version is asked once and serves both purposes.
@@ -164,6 +185,17 @@ def _pick_api_version(engine: str) -> str:
     return min(engine, ours, key=as_tuple)
 
 
+def _check_ssh_client(host: HostSettings) -> None:
+    # docker runs the ssh program for ssh:// urls; without it every attempt
+    # fails with a bare "No such file or directory".
+    if shutil.which("ssh") is None:
+        raise HostUnreachable(host.name, (
+            "its url is ssh://, but the ssh client program is not installed on "
+            "this machine. Install openssh-client (apt-get install "
+            "openssh-client), or reach the engine by tcp:// with TLS."
+        ), kind="unreachable")
+
+
 def _check_tls_files(host: HostSettings) -> None:
     for key in ("ca_cert", "cert", "key"):
         path: Path = getattr(host, key)
@@ -179,6 +211,21 @@ def _check_tls_files(host: HostSettings) -> None:
                 f"the TLS file set as {key} ({path}) is not a PEM file. "
                 "Configure the PEM certificate or key the engine expects."
             ), kind="tls-files")
+    _check_key_pair(host)
+
+
+def _check_key_pair(host: HostSettings) -> None:
+    # Told apart here, before any connection: OpenSSL's words for a key that
+    # does not belong to its certificate ("key values mismatch") read much
+    # like those for a server certificate made out for another name.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        # docker cannot be given a passphrase; the empty one makes a protected
+        # key fail here instead of prompting on the terminal.
+        context.load_cert_chain(str(host.cert), str(host.key), password=lambda: b"")
+    except (ssl.SSLError, OSError) as exc:
+        raise CertificateProblem(host.name, _KEY_PAIR_REASON.format(host=host),
+                                 kind="tls-files") from exc
 
 
 # Translating failures ---------------------------------------------------------
@@ -186,10 +233,11 @@ def _check_tls_files(host: HostSettings) -> None:
 
 def _translate(exc: BaseException, host: HostSettings) -> HostNotCollected | None:
     text = _chain_text(exc)
+    if isinstance(exc, _NotAnEngine):
+        return HostUnreachable(host.name, _not_an_engine_reason(host, exc.detail),
+                               kind="unreachable")
     if isinstance(exc, docker.errors.APIError):
-        return HostNotCollected(host.name, (
-            f"the engine answered with an error ({exc.explanation or exc}). "
-            "Check the engine's log on that host."), kind="api-error")
+        return _api_error(host, exc)
     if isinstance(exc, docker.errors.TLSParameterError):
         return CertificateProblem(host.name, (
             "the TLS files cannot be used (" + str(exc).rstrip(".") + "). "
@@ -209,6 +257,50 @@ def _translate(exc: BaseException, host: HostSettings) -> HostNotCollected | Non
     return None
 
 
+def _api_error(host: HostSettings, exc: docker.errors.APIError) -> HostNotCollected:
+    response = exc.response
+    if response is not None and not _is_engine_answer(response):
+        # Go's TLS server answers a plain HTTP request with this sentence.
+        if "http request to an https server" in response.text.lower():
+            return HostUnreachable(host.name, (
+                f"the engine at {host.url} serves TLS, but this host has no TLS "
+                "settings. Set ca_cert, cert and key for it."), kind="unreachable")
+        return HostUnreachable(host.name, _not_an_engine_reason(
+            host, f"HTTP {response.status_code}"), kind="unreachable")
+    explanation = exc.explanation or f"HTTP {exc.status_code}"
+    return HostNotCollected(host.name, (
+        f"the engine answered with an error ({_one_short_line(str(explanation))}). "
+        "Check the engine's log on that host."), kind="api-error")
+
+
+def _is_engine_answer(response: requests.Response) -> bool:
+    # dockerd names its API version and itself on its answers, errors too; a
+    # web server or proxy answering in its place does neither.
+    if ("Api-Version" in response.headers
+            or response.headers.get("Server", "").startswith("Docker/")):
+        return True
+    # A path dockerd has no route for is answered without those headers, but
+    # like every engine error as JSON with a "message".
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("message"), str)
+
+
+def _not_an_engine_reason(host: HostSettings, detail: str) -> str:
+    # The answer's own text (often a whole HTML page) is never repeated.
+    return (f"the service at {host.url} does not answer like a Docker engine "
+            f"({detail}). Check the url and port.")
+
+
+def _one_short_line(text: str) -> str:
+    line = " ".join(text.split())
+    if len(line) <= _MAX_EXPLANATION_CHARS:
+        return line
+    return line[:_MAX_EXPLANATION_CHARS - 1].rstrip() + "…"
+
+
 def _chain_text(exc: BaseException) -> str:
     parts, seen = [], set()
     current: BaseException | None = exc
@@ -225,17 +317,30 @@ def _is_tls_failure(exc: BaseException, text: str) -> bool:
             or "certificate" in text or "tlsv1" in text)
 
 
+_KEY_PAIR_REASON = (
+    "the client certificate ({host.cert}) and key ({host.key}) cannot be loaded "
+    "together. Check that the key belongs to the certificate and has no "
+    "passphrase."
+)
 # Words in a failed connection's text (any one selects the row), the failure's
-# kind and its reason; the first row that matches wins, so "key values mismatch"
-# reads as a wrong host, as it always has.
+# kind and its reason; the first row that matches wins.
 _CERTIFICATE_FAILURES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("key values mismatch", "pem lib", "no start line"), "tls-files",
+     _KEY_PAIR_REASON),
+    # What OpenSSL makes of a plain HTTP answer read as a TLS record.
+    (("wrong version number", "unknown protocol", "packet length too long"),
+     "handshake-refused",
+     "the port in its url ({host.url}) does not serve TLS. Check that dockerd "
+     "serves TLS on that port (--tlsverify with a tcp:// --host), or use a "
+     "tcp:// url without TLS settings."),
     (("certificate has expired",), "certificate-expired",
      "the certificate the engine presents has expired. Renew the engine's "
      "server certificate on {host.name} and restart dockerd."),
     (("not yet valid",), "certificate-not-yet-valid",
      "the certificate the engine presents is not valid yet. Check the clock "
      "on {host.name} and on this machine."),
-    (("mismatch", "doesn't match"), "certificate-wrong-host",
+    (("hostname mismatch", "address mismatch", "doesn't match"),
+     "certificate-wrong-host",
      "the engine's server certificate was not issued for the name or address "
      "in its url ({host.url}). Use the name the certificate names, or issue "
      "one for this address."),
@@ -246,9 +351,6 @@ _CERTIFICATE_FAILURES: tuple[tuple[tuple[str, ...], str, str], ...] = (
      "certificate-untrusted",
      "the engine's server certificate is not signed by the CA in ca_cert "
      "({host.ca_cert}). Configure the CA that signed the engine's certificate."),
-    (("pem lib", "key values mismatch", "no start line"), "tls-files",
-     "the client certificate ({host.cert}) and key ({host.key}) cannot be "
-     "loaded together. Check that the key belongs to the certificate."),
 )
 # The same for a host that cannot be reached at all; {path} is a unix socket's.
 _SOCKET_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -260,6 +362,9 @@ _SOCKET_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
      "group (usually docker)."),
 )
 _NETWORK_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("install paramiko",),
+     "docker needs the paramiko package for ssh:// urls, and it is missing. "
+     "Reinstall graphbot with its dependencies."),
     (("name or service not known", "failed to resolve", "name resolution",
       "nodename nor servname"),
      "the name in its url ({url}) does not resolve. Fix the url or the DNS "

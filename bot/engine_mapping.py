@@ -3,7 +3,9 @@
 Only the fields the inventory needs are read: environment variables, commands and
 label values other than Traefik routing rules and compose project/service never
 reach the model. Fields that older or newer Engine API versions omit are
-tolerated, and where one changes what is drawn a note says so.
+tolerated, and where one changes what is drawn a note says so. Every container
+is mapped: leaving out those that settings exclude is the job of
+``bot.privacy.exclude_containers``, the one place that does it.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def build_host_inventory(
     "api_version", and the "containers", "images", "networks" and "volumes" lists.
     """
     anonymous = _anonymous_volume_names(lists["volumes"])
-    name_by_id = _visible_names(host, lists["containers"])
+    name_by_id = {c["Id"]: _container_name(c) for c in lists["containers"]}
     return HostInventory(
         host=host.name,
         collected_at=collected_at,
@@ -63,8 +65,7 @@ def build_host_inventory(
         api_version=lists["api_version"],
         os=lists["version"].get("Os", ""),
         containers=sorted(
-            (_container(c, name_by_id, anonymous) for c in lists["containers"]
-             if c["Id"] in name_by_id),
+            (_container(c, name_by_id, anonymous) for c in lists["containers"]),
             key=lambda c: c.name),
         images=sorted((_image(i) for i in lists["images"]), key=lambda i: i.id),
         networks=sorted((_network(n) for n in lists["networks"]),
@@ -79,20 +80,6 @@ def _anonymous_volume_names(raw_volumes: list[dict[str, Any]]) -> set[str]:
     return {v["Name"] for v in raw_volumes
             if ANONYMOUS_VOLUME in (v.get("Labels") or {})
             or _HEX_ID.match(v.get("Name", ""))}
-
-
-def _visible_names(
-    host: HostSettings, raw_containers: list[dict[str, Any]]
-) -> dict[str, str]:
-    """Container names by id, without the containers the settings exclude."""
-    name_by_id = {c["Id"]: _container_name(c) for c in raw_containers}
-    visible = {}
-    for container_id, name in name_by_id.items():
-        if host.is_excluded(name):
-            log.debug("host %s: container %s excluded by settings", host.name, name)
-        else:
-            visible[container_id] = name
-    return visible
 
 
 def _notes(raw_containers: list[dict[str, Any]]) -> list[str]:
@@ -130,7 +117,10 @@ def _container(
         network_mode=_network_mode(raw, name_by_id),
         networks=_attachments(raw),
         ports=_published_ports(ports),
-        mounts=[_mount(m, anonymous) for m in raw.get("Mounts") or []],
+        # The engine lists mounts in a new order on each request; sorted, the
+        # same container gives the same inventory and picture every time.
+        mounts=sorted((_mount(m, anonymous) for m in raw.get("Mounts") or []),
+                      key=lambda m: m.target),
         routes=traefik.parse_routes(
             traefik.routing_labels(labels),
             exposed_ports=[p["PrivatePort"] for p in ports if "PrivatePort" in p]),
@@ -171,7 +161,8 @@ def _network_mode(raw: dict[str, Any], name_by_id: dict[str, str]) -> str:
     if mode.startswith("container:"):
         ref = mode.removeprefix("container:")
         matches = [n for cid, n in name_by_id.items() if cid.startswith(ref)]
-        # An excluded or vanished container is shown by short id, never by name.
+        # A container that vanished between the engine's answers is shown by
+        # short id; one that settings exclude is masked by bot.privacy.
         return "container:" + (matches[0] if matches else ref[:12])
     return "" if mode == "default" else mode
 

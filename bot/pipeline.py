@@ -21,7 +21,7 @@ from bot.model import Snapshot
 from bot.privacy import apply_privacy
 from bot.settings import Settings
 from renderers.options import RenderOptions
-from renderers.publish import write_pictures
+from renderers.publish import render_pictures
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class RenderResult:
     files: list[Path]
     inventory_path: Path
     failed_hosts: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # pictures not drawn, why
 
 
 def collect_snapshot(
@@ -89,7 +90,8 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         _write_atomically(inventory_path, public.model_dump_json(indent=2))
-        files = write_pictures(public, output_dir, render_options(settings))
+        report = render_pictures(public, output_dir, render_options(settings))
+        files = report.paths
         _remove_leftovers(output_dir, [*files, inventory_path])
     except OSError as exc:
         cause = "a file is in the way" if isinstance(exc, FileExistsError) else (
@@ -104,7 +106,9 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
         len(inventory.hosts), len(files) + 1, output_dir, time.monotonic() - started,
     )
     failed = [failure.host for failure in inventory.failures]
-    return RenderResult(public, [*files, inventory_path], inventory_path, failed)
+    return RenderResult(
+        public, [*files, inventory_path], inventory_path, failed, report.problems
+    )
 
 
 def render_options(settings: Settings) -> RenderOptions:

@@ -319,7 +319,9 @@ class Service:
                 state.record_failure(failure.host, failure.reason, failure.failed_at)
 
     def _result_text(self, result: RenderResult) -> str:
-        return render_summary(result.snapshot, self._zone)
+        text = render_summary(result.snapshot, self._zone)
+        notes = [f"- Picture not drawn: {problem}" for problem in result.problems]
+        return "\n\n".join([text, "\n".join(notes)]) if notes else text
 
     def _allowed_channel_ids(self) -> dict[str, str]:
         names_by_id = {}
