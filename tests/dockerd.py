@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -347,10 +348,19 @@ _REQUEST_LINE = re.compile(
 
 
 class CountingProxy:
-    """A unix-socket proxy in front of a daemon that records each HTTP request."""
+    """A unix-socket proxy in front of a daemon that records each HTTP request.
 
-    def __init__(self, upstream: Path, directory: Path) -> None:
+    ``rewrite``, when given, changes each chunk of request bytes on its way to
+    the daemon (e.g. to ask for a thing that does not exist); the answers are
+    the daemon's own.
+    """
+
+    def __init__(
+        self, upstream: Path, directory: Path,
+        rewrite: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.rewrite = rewrite
         self.path = directory / f"proxy-{os.getpid()}-{id(self):x}.sock"
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -389,6 +399,8 @@ class CountingProxy:
             while data := source.recv(65536):
                 if is_request:
                     pending = self._record(pending + data)
+                    if self.rewrite is not None:
+                        data = self.rewrite(data)
                 sink.sendall(data)
         except OSError:
             pass

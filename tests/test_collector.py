@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.collector import REQUESTS_PER_HOST, collect_fleet, collect_host
-from bot.errors import CertificateProblem, HostUnreachable
+from bot.errors import CertificateProblem, HostNotCollected, HostUnreachable
 from bot.model import Container, HostInventory, Inventory, Snapshot
+from bot.privacy import EXCLUDED_STACK
 from bot.settings import HostSettings
 from tests import certs
 from tests.conftest import (
@@ -22,7 +26,13 @@ from tests.conftest import (
     SECRET,
     Fleet,
 )
-from tests.dockerd import CountingProxy, TlsFiles, free_tcp_port, make_tls_files
+from tests.dockerd import (
+    CountingProxy,
+    TlsFiles,
+    free_tcp_port,
+    import_busybox,
+    make_tls_files,
+)
 
 
 @pytest.fixture(scope="module")
@@ -214,14 +224,61 @@ def test_environment_commands_and_other_labels_never_reach_the_json(
 
 def test_excluded_containers_are_left_out_and_not_named(fleet: Fleet):
     host = fleet.hosts["general"].model_copy(update={"exclude": ["ether*", "*.app"]})
+    [etherpad] = fleet.daemons["general"].inspect("etherpad")
 
     collected = collect_host(host)
 
     names = {c.name for c in collected.containers}
     assert "etherpad" not in names and "legacy.app" not in names
     sidecar = _container(collected, "pad-sidecar")
-    assert sidecar.network_mode.startswith("container:")
-    assert "etherpad" not in sidecar.network_mode
+    assert sidecar.network_mode == EXCLUDED_STACK
+    assert etherpad["Id"][:12] not in collected.model_dump_json()
+
+
+@pytest.fixture(scope="module")
+def private_host(daemon_factory) -> tuple[HostSettings, dict]:
+    """A host whose "vault" container is excluded; it alone uses some things."""
+    daemon = daemon_factory("excluding")
+    daemon.import_rootfs("app:1")
+    import_busybox(daemon, "vault:1", label="vault")
+    for network in ("shared", "vault-net", "idle-net"):
+        daemon.docker("network", "create", network)
+    for volume in ("vault-data", "idle-data"):
+        daemon.docker("volume", "create", volume)
+    daemon.docker("run", "-d", "--name", "vault", "--network", "vault-net",
+                  "-v", "vault-data:/data", "-v", "/var/lib/data", "vault:1",
+                  "sleep", "86400")
+    daemon.docker("run", "-d", "--name", "metrics", "--network", "container:vault",
+                  "app:1", "sleep", "86400")
+    daemon.docker("run", "-d", "--name", "web", "--network", "shared", "app:1",
+                  "sleep", "86400")
+    [vault] = daemon.inspect("vault")
+    return daemon.host_settings("private", exclude=["vault"]), vault
+
+
+def test_what_only_an_excluded_container_uses_is_left_out_too(private_host):
+    """Its network, volumes and image go; a sidecar's mode does not name it."""
+    host, vault = private_host
+    anonymous = next(m["Name"] for m in vault["Mounts"]
+                     if m["Destination"] == "/var/lib/data")
+
+    collected = collect_host(host)
+
+    text = collected.model_dump_json()
+    assert "vault" not in text
+    assert vault["Id"][:12] not in text and anonymous not in text
+    assert _container(collected, "metrics").network_mode == EXCLUDED_STACK
+    assert {c.name for c in collected.containers} == {"metrics", "web"}
+
+
+def test_networks_and_volumes_no_container_uses_stay_when_excluding(private_host):
+    host, _ = private_host
+
+    collected = collect_host(host)
+
+    assert {"shared", "idle-net"} <= {n.name for n in collected.networks}
+    assert {v.name for v in collected.volumes} == {"idle-data"}
+    assert [i.tags for i in collected.images] == [["app:1"]]
 
 
 # How it is collected -------------------------------------------------------------
@@ -302,6 +359,60 @@ def test_failing_hosts_are_reported_and_others_collected(
     assert "dockerd" in reasons["refusing"]
     assert "timeout_seconds" in reasons["silent"]
     assert "ca_cert" in reasons["wrong-ca"]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def web_server(tmp_path: Path) -> Iterator[int]:
+    """A plain web server on 127.0.0.1 that answers 404 with an HTML page."""
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_web_server_that_is_no_engine_gets_one_short_sentence(web_server: int):
+    """The HTML error page is not repeated; the reason says what to check."""
+    url = f"tcp://127.0.0.1:{web_server}"
+
+    inventory = collect_fleet([HostSettings(name="web", url=url)], "Test collective")
+
+    [failure] = inventory.failures
+    assert failure.kind == "unreachable"
+    assert failure.reason == (
+        f"the service at {url} does not answer like a Docker engine (HTTP 404). "
+        "Check the url and port.")
+
+
+def test_long_engine_error_is_cut_to_one_short_line(counting_host):
+    """A real engine error is kept, on one line and shortened."""
+    daemon, _, _ = counting_host
+    # Ask for a network that does not exist, named by 300 characters, in
+    # place of the network list: the engine says so at length.
+    missing = b"x" * 300
+    proxy = CountingProxy(daemon.socket_path, daemon.root, rewrite=lambda data: (
+        re.sub(rb"(GET /v[0-9.]+/networks)([ ?])", rb"\1/" + missing + rb"\2", data)))
+    host = HostSettings(name="erring", url=proxy.url)
+
+    try:
+        with pytest.raises(HostNotCollected) as raised:
+            collect_host(host)
+    finally:
+        proxy.close()
+
+    reason = raised.value.reason
+    assert raised.value.kind == "api-error"
+    assert reason.startswith("the engine answered with an error (network xxxxx")
+    assert reason.endswith("…). Check the engine's log on that host.")
+    assert len(reason) < 250
 
 
 def test_missing_unix_socket_is_named_in_the_reason(tmp_path: Path):
@@ -406,6 +517,61 @@ def test_unreadable_tls_file_is_named(fleet: Fleet, tmp_path: Path):
 
     assert raised.value.kind == "tls-files"
     assert str(broken) in raised.value.reason
+
+
+def test_key_of_another_certificate_is_named_with_its_certificate(
+    fleet: Fleet, tmp_path: Path
+):
+    """Not a wrong server host name: the cert and key files do not match."""
+    other = certs.issue(fleet.tls.ca, tmp_path, "other", common_name="other",
+                        is_server=False)
+    host = fleet.hosts["ldap"].model_copy(update={"key": other.key_path})
+
+    with pytest.raises(CertificateProblem) as raised:
+        collect_host(host)
+
+    assert raised.value.kind == "tls-files"
+    assert str(fleet.tls.client.cert_path) in raised.value.reason
+    assert str(other.key_path) in raised.value.reason
+
+
+def test_tls_host_whose_port_speaks_plain_http_is_told_it_serves_no_tls(
+    fleet: Fleet, web_server: int
+):
+    """Not "the engine refused our client certificate": there was no TLS at all."""
+    host = fleet.hosts["ldap"].model_copy(
+        update={"url": f"tcp://127.0.0.1:{web_server}"})
+
+    with pytest.raises(CertificateProblem) as raised:
+        collect_host(host)
+
+    assert "does not serve TLS" in raised.value.reason
+    assert "without TLS settings" in raised.value.reason
+    assert "client certificate" not in raised.value.reason
+
+
+def test_host_without_tls_settings_at_a_tls_port_is_told_to_set_them(fleet: Fleet):
+    host = HostSettings(name="bare", url=fleet.hosts["ldap"].url)
+
+    with pytest.raises(HostUnreachable) as raised:
+        collect_host(host)
+
+    assert "serves TLS" in raised.value.reason
+    assert "ca_cert, cert and key" in raised.value.reason
+    assert "HTTPS server" not in raised.value.reason
+
+
+def test_ssh_host_without_the_ssh_program_is_told_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no ssh program
+    host = HostSettings(name="remote", url="ssh://graphbot@127.0.0.1")
+
+    with pytest.raises(HostUnreachable) as raised:
+        collect_host(host)
+
+    assert "ssh client program is not installed" in raised.value.reason
+    assert "openssh-client" in raised.value.reason
 
 
 def test_fields_that_other_api_versions_omit_do_not_break_collection():

@@ -16,7 +16,7 @@ from bot.model import (
     Route,
     Volume,
 )
-from bot.privacy import apply_privacy
+from bot.privacy import EXCLUDED_STACK, apply_privacy, exclude_containers
 from bot.settings import HideSettings, HostSettings
 
 NOW = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)
@@ -83,3 +83,69 @@ def test_nothing_hidden_keeps_everything() -> None:
     inventory = _inventory()
 
     assert apply_privacy(inventory, [], HideSettings()) == inventory
+
+
+def _sidecar_inventory() -> HostInventory:
+    """A host where "metrics" shares the network stack of "vault", and where an
+    image, a network and a volume are used by no container at all."""
+    base = _inventory().hosts[0]
+    vault = _container("vault", "sha256:cc", "vault-net", "vault-data")
+    sidecar = _container("metrics", "sha256:aa", "web", "pad-data").model_copy(
+        update={"network_mode": "container:vault", "networks": []})
+    return base.model_copy(update={
+        "containers": [*base.containers, vault, sidecar],
+        "images": [*base.images, Image(id="sha256:cc"),
+                   Image(id="sha256:dd", tags=["unused:1"])],
+        "networks": [*base.networks, Network(id="3", name="vault-net"),
+                     Network(id="4", name="idle")],
+        "volumes": [*base.volumes, Volume(name="vault-data"), Volume(name="idle-data")],
+    })
+
+
+def test_sidecar_of_excluded_container_does_not_name_it() -> None:
+    host = HostSettings(name="general", url="unix:///x", exclude=["vault"])
+
+    kept = exclude_containers(_sidecar_inventory(), host)
+
+    sidecar = next(c for c in kept.containers if c.name == "metrics")
+    assert sidecar.network_mode == EXCLUDED_STACK
+    assert "vault" not in kept.model_dump_json()
+
+
+def test_sidecar_named_by_short_id_in_an_old_snapshot_is_masked_too() -> None:
+    host = HostSettings(name="general", url="unix:///x", exclude=["vault"])
+    inventory = _sidecar_inventory()
+    vault = next(c for c in inventory.containers if c.name == "vault")
+    by_id = [c.model_copy(update={"network_mode": f"container:{vault.short_id}"})
+             if c.name == "metrics" else c for c in inventory.containers]
+
+    kept = exclude_containers(inventory.model_copy(update={"containers": by_id}), host)
+
+    assert vault.short_id not in kept.model_dump_json()
+
+
+def test_things_no_container_uses_stay_when_excluding() -> None:
+    """Dangling images, networks and volumes name no excluded container."""
+    host = HostSettings(name="general", url="unix:///x", exclude=["vault"])
+
+    kept = exclude_containers(_sidecar_inventory(), host)
+
+    assert "sha256:dd" in {i.id for i in kept.images}
+    assert "idle" in {n.name for n in kept.networks}
+    assert "idle-data" in {v.name for v in kept.volumes}
+
+
+def test_apply_privacy_excludes_exactly_as_the_collector_does() -> None:
+    """One code path: publication repeats the collector's exclusion, no more."""
+    host = HostSettings(name="general", url="unix:///x", exclude=["vault"])
+    inventory = Inventory(organization="Tests", hosts=[_sidecar_inventory()])
+
+    public = apply_privacy(inventory, [host], HideSettings())
+
+    assert public.hosts == [exclude_containers(_sidecar_inventory(), host)]
+
+
+def test_host_without_exclusions_is_returned_unchanged() -> None:
+    host = HostSettings(name="general", url="unix:///x")
+
+    assert exclude_containers(_sidecar_inventory(), host) == _sidecar_inventory()
