@@ -156,6 +156,7 @@ def _build_general(daemon: Daemon, work: Path) -> dict[str, str]:
     daemon.docker("network", "connect", "backend", "etherpad")
     _run(daemon, "postgres", "postgres:15", "--network", "backend",
          "-v", "pgdata:/var/lib/postgresql/data", "-v", "/scratch",
+         "--health-cmd", "true", "--health-interval", "1s",
          "-e", f"POSTGRES_PASSWORD={SECRET}",
          labels={"traefik.tcp.routers.pg.rule": "HostSNI(`db.example.org`)",
                  "traefik.tcp.routers.pg.tls": "true",
@@ -185,7 +186,11 @@ def _build_general(daemon: Daemon, work: Path) -> dict[str, str]:
          command=("false",))
     _run(daemon, "frozen", "postgres:15", "--network", "none")
     daemon.docker("pause", "frozen")
+    _run(daemon, "sick", "postgres:15", "--network", "none",
+         "--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1")
     _wait_for_state(daemon, "batch-job", "exited")
+    _wait_for_state(daemon, "postgres", "healthy", "{{.State.Health.Status}}")
+    _wait_for_state(daemon, "sick", "unhealthy", "{{.State.Health.Status}}")
     _wait_for_state(daemon, "crashy", "restarting")
     return {
         "dualstack_v6": v6,
@@ -226,10 +231,13 @@ _BUILDERS: dict[str, Callable[[Daemon, Path], dict[str, str]]] = {
 }
 
 
-def _wait_for_state(daemon: Daemon, name: str, state: str, timeout: float = 30) -> None:
+def _wait_for_state(
+    daemon: Daemon, name: str, state: str, template: str = "{{.State.Status}}",
+    timeout: float = 30,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = daemon.docker("inspect", "-f", "{{.State.Status}}", name).stdout.strip()
+        found = daemon.docker("inspect", "-f", template, name).stdout.strip()
         if found == state:
             return
         time.sleep(0.1)

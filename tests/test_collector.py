@@ -101,6 +101,15 @@ def test_containers_in_every_state_are_shown_with_their_state(general: HostInven
     assert states["etherpad"] == "running"
 
 
+def test_health_reported_by_the_engine_is_collected(general: HostInventory):
+    """A passing health check reads healthy, a failing one unhealthy, none none."""
+    health = {c.name: c.health for c in general.containers}
+
+    assert health["postgres"] == "healthy"
+    assert health["sick"] == "unhealthy"
+    assert health["etherpad"] is None
+
+
 def test_container_whose_tag_was_removed_shows_short_image_id(general: HostInventory):
     legacy = _container(general, "legacy.app")
     image = next(i for i in general.images if i.id == legacy.image_id)
