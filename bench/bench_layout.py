@@ -27,6 +27,7 @@ from fleetgen import fleet_snapshot  # noqa: E402
 from bot.model import Snapshot  # noqa: E402
 from renderers import diagram, layout  # noqa: E402
 from renderers.options import RenderOptions  # noqa: E402
+from renderers.picture import new_picture_graph  # noqa: E402
 from renderers.publish import render_pictures  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def naive_aspect(snapshot: Snapshot, options: RenderOptions) -> tuple[float, flo
     Rows are made as wide as the whole host, so every container of a host
     shares one rank, as the older tool draws them.
     """
-    graph = diagram.new_picture_graph("naive")
+    graph = new_picture_graph("naive")
     for index, host in enumerate(snapshot.inventory.hosts):
         part = diagram.host_graph(host, options, f"h{index}_", row_width_points=1e9)
         graph.subgraph(part)

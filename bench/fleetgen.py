@@ -38,6 +38,12 @@ SAMPLE_PATH = (
 FLEETS = {"A": (5, 60), "B": (1, 300), "C": (12, 25), "D": (1, 300)}
 # Fleets whose hosts have no compose project at all (see ``flat_host``).
 FLAT_FLEETS = {"D"}
+# Every engine lists these networks: name, driver, subnets.
+_BUILTIN_NETWORKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("bridge", "bridge", ("172.17.0.0/16",)),
+    ("host", "host", ()),
+    ("none", "null", ()),
+)
 
 
 def _id(*parts: str) -> str:
@@ -55,11 +61,24 @@ class HostBuilder:
         self.volumes: dict[str, Volume] = {}
         self.images: dict[str, Image] = {}
         self.notes: list[str] = []
+        self._builtin_networks()
         self.network("proxy", subnet_index=1)
+
+    def _builtin_networks(self) -> None:
+        """The three networks every engine lists, as the collector reports them."""
+        for name, driver, subnets in _BUILTIN_NETWORKS:
+            self.networks[name] = Network(
+                id=_id(self.name, "net", name),
+                name=name,
+                driver=driver,
+                subnets=list(subnets),
+            )
 
     def network(self, name: str, subnet_index: int = 0, ipv6: bool = False) -> str:
         if name not in self.networks:
-            index = subnet_index or len(self.networks) + 20
+            # Built-in networks take no number: subnets stay as they were.
+            made = len(self.networks) - len(_BUILTIN_NETWORKS)
+            index = subnet_index or made + 20
             subnets = [f"172.{16 + index % 15}.{index // 15}.0/24"]
             if ipv6:
                 subnets.append(f"fd00:{index:x}::/64")
@@ -95,6 +114,9 @@ class HostBuilder:
             full = f"{project}_default" if network == "default" else network
             self.network(full)
             attachments.append(NetworkAttachment(network=full, aliases=[service]))
+        if network_mode == "host":
+            # The engine lists the "host" network among the container's networks.
+            attachments.append(NetworkAttachment(network="host"))
         mounts = [self._volume_mount(project, v, t) for v, t in volumes]
         mounts += [Mount(kind="bind", source=s, target=t) for s, t in binds]
         routes = [
@@ -126,7 +148,10 @@ class HostBuilder:
             network_mode=network_mode
             or (attachments[0].network if attachments else ""),
             networks=attachments,
-            ports=list(ports),
+            # Sorted as the collector sorts them; a port published on every
+            # address is one entry with host_ip "", as the collector merges
+            # the engine's 0.0.0.0 and :: pair.
+            ports=sorted(ports, key=lambda p: (p.host_port, p.protocol, p.host_ip)),
             mounts=mounts,
             routes=routes,
         )
@@ -166,7 +191,6 @@ def _traefik(host: HostBuilder) -> None:
         ports=(
             PublishedPort(host_port=80, container_port=80),
             PublishedPort(host_port=443, container_port=443),
-            PublishedPort(host_ip="::", host_port=443, container_port=443),
         ),
         binds=(("/var/run/docker.sock", "/var/run/docker.sock"),),
         volumes=(("certificates", "/letsencrypt"),),

@@ -117,6 +117,9 @@ def render_options(settings: Settings) -> RenderOptions:
     # snapshot (or the sample) keeps the name it was collected under.
     return RenderOptions(
         colors=settings.colors.model_dump(),
+        hidden=frozenset(
+            key for key, is_on in settings.hide.model_dump().items() if is_on
+        ),
         timezone=settings.schedule.timezone,
     )
 

@@ -78,9 +78,13 @@ def run_tool(
             "graphviz package (apt-get install graphviz) and render again."
         ) from exc
     except subprocess.TimeoutExpired as exc:
+        # The time limit is not a setting: what a user can change is how much
+        # one picture holds.
         raise GraphvizFailed(
             f"Graphviz ({args[0]}) took longer than {timeout_seconds:g} s; the "
-            "picture was not drawn. Exclude some containers or raise the limit."
+            "picture was not drawn. Add containers nobody needs to see to the "
+            "host's exclude list in settings.toml (names or patterns such as "
+            '"test_*"), then render again.'
         ) from exc
     finally:
         clock.add(Path(args[0]).name, time.perf_counter() - started)

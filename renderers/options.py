@@ -45,6 +45,11 @@ class RenderOptions:
     # from one proxy took half of the picture's width in fleet B.
     max_route_edges: int = 30
     dot_timeout_seconds: float = 300.0
+    # What the ``hide`` settings took out of the inventory before drawing, as
+    # the keys of ``bot.settings.HideSettings`` that are on: "urls",
+    # "volumes", "binds", "ports". The legend leaves their shapes out and says
+    # that they are not shown.
+    hidden: frozenset[str] = frozenset()
 
     def color(self, key: str) -> str:
         """Return the configured colour for ``key``, else its default."""

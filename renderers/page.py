@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.model import Snapshot
-from renderers.diagram import format_time
 from renderers.options import RenderOptions
+from renderers.picture import format_time
 
 _PROLOGUE = re.compile(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->", re.DOTALL)
 _SVG_SIZE = re.compile(r'<svg width="[\d.]+pt" height="[\d.]+pt"')

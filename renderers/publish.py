@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.model import HostFailure, HostInventory, Snapshot
-from renderers import diagram, layout, legend, page
-from renderers.diagram import Title
+from renderers import diagram, layout, legend, notices, page
 from renderers.options import RenderOptions
+from renderers.picture import Title, title_label
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ class _Painter:
         except layout.GraphvizFailed as exc:
             log.warning("Host %s is drawn as a notice: %s", host.host, exc)
             self.problems.append(f'The picture of host "{host.host}": {exc}')
-            graph = diagram.not_drawn_graph(host, str(exc), self.options, prefix)
+            graph = notices.not_drawn_graph(host, str(exc), self.options, prefix)
             return self._dot(prefix, graph.source)
 
     def lay_out_rows(self, prefix: str, host: HostInventory) -> layout.Layout:
@@ -228,7 +228,7 @@ class _Painter:
         return best
 
     def lay_out_failure(self, index: int, failure: HostFailure) -> layout.Layout:
-        graph = diagram.failure_graph(failure, self.options, f"h{index}_")
+        graph = notices.failure_graph(failure, self.options, f"h{index}_")
         return self._dot(f"h{index}_", graph.source)
 
     def lay_out_legend(self) -> layout.Layout:
@@ -308,7 +308,7 @@ class _Painter:
             return None
 
     def draw(self, job: _Job) -> Picture:
-        label = diagram.title_label(job.title, self.options)
+        label = title_label(job.title, self.options)
         timeout = self.options.dot_timeout_seconds
         packed = layout.pack(
             list(job.layouts), job.columns, label, "picture", self.clock, timeout
@@ -354,20 +354,20 @@ class _Painter:
 
     def _write(
         self, job: _Job, packed: str, svg: bytes, png: bytes
-    ) -> list[Path | None]:
+    ) -> tuple[Path, Path, Path | None]:
         base = self.output_dir / job.name
         png_path, svg_path = base.with_suffix(".png"), base.with_suffix(".svg")
         png_path.write_bytes(png)
         svg_path.write_bytes(svg)
         if not job.write_dot:
-            return [png_path, svg_path, None]
+            return png_path, svg_path, None
         dot_path = base.with_suffix(".dot")
         header = (
             "// Laid out by graphbot; draw it again with: "
             f"neato -n2 -Tsvg {job.name}.dot\n"
         )
         dot_path.write_text(header + packed, encoding="utf-8")
-        return [png_path, svg_path, dot_path]
+        return png_path, svg_path, dot_path
 
 
 def png_size(png: bytes) -> tuple[int, int]:

@@ -41,8 +41,38 @@ class Palette:
         return self.by_key[key]
 
 
+# What the ``hide`` settings can leave out, in the words of a picture.
+HIDDEN_NAMES: tuple[tuple[str, str], ...] = (
+    ("urls", "URLs"),
+    ("volumes", "volumes"),
+    ("binds", "bind mounts"),
+    ("ports", "published ports"),
+)
+# Legend entries drawn only while one of these categories is shown.
+_SHOWN_WITH: dict[str, frozenset[str]] = {
+    "volume": frozenset({"volumes"}),
+    "bind": frozenset({"binds"}),
+    "mount": frozenset({"volumes", "binds"}),
+    "route": frozenset({"urls"}),
+}
+
+
+def container_meaning(hidden: frozenset[str] = frozenset()) -> str:
+    """What a container's box shows, leaving out hidden categories."""
+    parts = ["name", "image", "state"]
+    parts += [] if "ports" in hidden else ["ports"]
+    parts += [] if "urls" in hidden else ["URLs"]
+    return "container: " + ", ".join(parts)
+
+
+def is_shown(key: str, hidden: frozenset[str]) -> bool:
+    """Tell whether a node or edge kind can appear when ``hidden`` is left out."""
+    needs = _SHOWN_WITH.get(key)
+    return needs is None or not needs <= hidden
+
+
 NODE_KINDS: tuple[Kind, ...] = (
-    Kind("container", "plain", "running", "container: name, image, state, ports, URLs"),
+    Kind("container", "plain", "running", container_meaning()),
     Kind("network", "hexagon", "network", "network (driver, subnets)"),
     Kind("volume", "cylinder", "volume", "named or anonymous volume"),
     Kind("bind", "folder", "volume", "bind mount: a host path"),

@@ -212,6 +212,8 @@ def test_hidden_and_excluded_things_are_in_no_output_file(
         fleet.facts["bind_source"], f':{fleet.facts["cloud_port"]}',
         f':{fleet.facts["ldap_port"]}', SECRET,
     ]
+    legend = (tmp_path / "out" / "legend.svg").read_text()
+    assert "not shown by choice" in legend
     files = [p for p in (tmp_path / "out").iterdir() if p.is_file()]
     assert len(files) > 10
     for path in files:

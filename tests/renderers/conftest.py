@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 from datetime import datetime, timezone
 
@@ -77,6 +79,16 @@ def svg_of(source: str) -> str:
         timeout=120,
     )
     return result.stdout.decode("utf-8")
+
+
+def svg_texts(source: str) -> list[str]:
+    """Every line of text the SVG drawing of ``source`` shows, unescaped."""
+    return text_lines(svg_of(source))
+
+
+def text_lines(svg: str) -> list[str]:
+    """Every line of text an SVG shows, unescaped."""
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
 
 
 class Drawing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.model import HostFailure, PublishedPort
+from bot.model import HostFailure, Network, PublishedPort
 from renderers.diagram import failure_graph, host_graph
 from renderers.options import RenderOptions
 from tests.renderers.conftest import (
@@ -14,6 +14,7 @@ from tests.renderers.conftest import (
     container,
     host,
     svg_of,
+    svg_texts,
     traefik_route,
     volume,
 )
@@ -215,3 +216,40 @@ def test_many_lone_containers_reach_their_network_through_a_dot_per_row() -> Non
     linked = {h for t, h, _ in drawing.edges if t in {net, *dots}}
     assert set(_container_nodes(drawing)) <= linked
     assert all(drawing.edges_between(net, d) for d in dots)
+
+
+def test_port_on_every_ipv4_and_ipv6_address_is_shown_once() -> None:
+    """Two entries that read the same (0.0.0.0 and ::) give one port line."""
+    ports = [
+        PublishedPort(host_ip="", host_port=443, container_port=443),
+        PublishedPort(host_ip="::", host_port=443, container_port=443),
+        PublishedPort(host_ip="0.0.0.0", host_port=443, container_port=443),
+        PublishedPort(host_ip="127.0.0.1", host_port=443, container_port=443),
+    ]
+    proxy = container("traefik", ports=ports, networks=attached("proxy"))
+
+    texts = svg_texts(host_graph(host("alpha", [proxy]), OPTIONS, "h_").source)
+
+    assert texts.count("*:443 \u2192 443/tcp") == 1
+    assert texts.count("127.0.0.1:443 \u2192 443/tcp") == 1
+
+
+def test_host_mode_container_is_linked_once_to_the_host_network_stack() -> None:
+    """The engine's "host" attachment adds no second link nor a "host" node."""
+    exporter = container(
+        "exporter",
+        compose_project="monitoring",
+        network_mode="host",
+        networks=attached("host"),
+    )
+    inventory = host("alpha", [exporter]).model_copy(
+        update={"networks": [Network(id="id-host", name="host", driver="host")]}
+    )
+
+    drawing = Drawing(host_graph(inventory, OPTIONS, "h_").source)
+
+    node = drawing.nodes_labelled(">exporter<")[0]
+    (stack,) = drawing.nodes_labelled("host network stack")
+    linked = [t if h == node else h for t, h, _ in drawing.edges if node in (t, h)]
+    assert linked == [stack]
+    assert not drawing.nodes_labelled(">host<")

@@ -35,3 +35,27 @@ def test_colour_that_is_not_a_colour_never_reaches_dot() -> None:
     drawing = Drawing(legend_graph(RenderOptions(colors=colours)).source)
 
     assert "evil" not in drawing.nodes
+
+
+def test_legend_leaves_out_hidden_shapes_and_says_what_is_not_shown() -> None:
+    """With URLs and volumes hidden, their shapes go and one line names them."""
+    options = RenderOptions(hidden=frozenset({"urls", "volumes"}))
+
+    drawing = Drawing(legend_graph(options).source)
+    svg = svg_of(legend_graph(options).source)
+
+    assert not drawing.nodes_labelled("named or anonymous volume")
+    assert drawing.nodes_labelled("bind mount: a host path")
+    assert "reverse proxy routes URL" not in svg
+    assert "container mounts volume or host path" in svg
+    assert "not shown by choice: URLs, volumes" in svg
+    assert "container: name, image, state, ports" in svg
+    assert "ports, URLs" not in svg
+
+
+def test_legend_with_nothing_hidden_shows_every_shape_and_no_hidden_line() -> None:
+    """Without hide options the legend has no "not shown by choice" line."""
+    svg = svg_of(legend_graph(RenderOptions()).source)
+
+    assert "not shown by choice" not in svg
+    assert "named or anonymous volume" in svg and "reverse proxy routes URL" in svg

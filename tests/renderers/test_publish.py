@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from bot.model import HostFailure, Snapshot
+from renderers.diagram import host_graph
 from renderers.options import RenderOptions
 from renderers.publish import render_pictures, write_pictures
-from tests.renderers.conftest import WHEN
+from tests.renderers.conftest import WHEN, Drawing, svg_texts, text_lines
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
@@ -52,6 +53,28 @@ def test_sample_inventory_is_a_five_host_sample_with_an_etherpad() -> None:
         for u in r.urls
     ]
     assert any(u.startswith("https://pad.") for u in urls)
+
+
+def test_sample_shows_each_traefik_port_once_and_host_mode_linked_once() -> None:
+    """The sample reads like collected data: no doubled port line, one stack link."""
+    hosts = {h.host: h for h in _sample().inventory.hosts}
+
+    texts = [
+        t
+        for h in hosts.values()
+        for t in svg_texts(host_graph(h, OPTIONS, "h_").source)
+    ]
+    media = Drawing(host_graph(hosts["media"], OPTIONS, "h_").source)
+
+    assert texts.count("*:443 \u2192 443/tcp") == len(hosts)
+    jellyfin = media.nodes_labelled(">jellyfin-jellyfin-1<")[0]
+    (stack,) = media.nodes_labelled("host network stack")
+    network_edges = [
+        e
+        for t, h, e in media.edges
+        if jellyfin in (t, h) and e.get("dir") == "none" and e.get("style") != "dashed"
+    ]
+    assert len(network_edges) == 1 and media.edges_between(jellyfin, stack)
 
 
 def test_every_host_fleet_and_legend_are_written_as_png_svg_and_dot(
@@ -207,3 +230,6 @@ def test_host_graphviz_cannot_lay_out_is_a_notice_and_others_are_drawn(
         assert f">{other.containers[0].name}<" in fleet
     assert len(report.problems) == 1 and stuck_host in report.problems[0]
     assert stuck_host in caplog.text and "took longer than" in caplog.text
+    advice = " ".join(text_lines((out / "fleet.svg").read_text("utf-8")))
+    assert "exclude list in settings.toml" in advice
+    assert "raise the limit" not in advice
