@@ -57,23 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphbot",
         description="Draws what runs on your Docker hosts and posts it to Mattermost.",
+        parents=[_common_options(argparse.ArgumentParser(add_help=False))],
     )
-    parser.add_argument(
-        "--settings", type=Path, metavar="FILE",
-        help="settings.toml to read (default: $GRAPHBOT_SETTINGS, else the local "
-        "engine and ./output)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0,
-        help="log more: -v for progress, -vv for every decision (DEBUG)",
-    )
-    parser.add_argument(
-        "--output", type=Path, metavar="DIR",
-        help="write files here (overrides output_dir)",
-    )
+    parser.set_defaults(settings=None, verbose=0, output=None)
     commands = parser.add_subparsers(metavar="COMMAND", required=True)
+    # The same options after the command name ("graphbot render --output x");
+    # SUPPRESS keeps a subcommand from resetting what was given before it.
+    common = _common_options(
+        argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    )
 
-    render = commands.add_parser("render", help="collect the fleet and write diagrams")
+    render = commands.add_parser(
+        "render", parents=[common], help="collect the fleet and write diagrams"
+    )
     render.add_argument(
         "--from", dest="source", type=Path, metavar="SNAPSHOT",
         help="redraw a saved inventory.json instead of collecting",
@@ -84,13 +80,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     render.set_defaults(handler=_render, is_service=False)
 
-    run = commands.add_parser("run", help="run the Mattermost bot and its schedule")
+    run = commands.add_parser(
+        "run", parents=[common], help="run the Mattermost bot and its schedule"
+    )
     run.set_defaults(handler=_run, is_service=True)
 
     certs = commands.add_parser(
-        "certs", help="print TLS certificate expiry; non-zero when one needs renewal"
+        "certs", parents=[common],
+        help="print TLS certificate expiry; non-zero when one needs renewal",
     )
     certs.set_defaults(handler=_certs, is_service=False)
+    return parser
+
+
+def _common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "--settings", type=Path, metavar="FILE",
+        help="settings.toml to read (default: $GRAPHBOT_SETTINGS, else the local "
+        "engine and ./output)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count",
+        help="log more: -v for progress, -vv for every decision (DEBUG)",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="DIR",
+        help="write files here (overrides output_dir)",
+    )
     return parser
 
 

@@ -45,7 +45,7 @@ _MAX_EXPLANATION_CHARS = 160
 def collect_fleet(hosts: list[HostSettings], organization: str) -> Inventory:
     """Collect every host at once; a host that fails is reported, not fatal."""
     started = time.monotonic()
-    log.info("collecting %d hosts", len(hosts))
+    log.info("Collecting hosts: %s", ", ".join(host.name for host in hosts))
     executor = ThreadPoolExecutor(max_workers=max(1, len(hosts)),
                                   thread_name_prefix="collect")
     futures = {host.name: executor.submit(collect_host, host) for host in hosts}
@@ -60,8 +60,8 @@ def collect_fleet(hosts: list[HostSettings], organization: str) -> Inventory:
     # A host still hanging past its deadline keeps its thread; do not wait for it.
     executor.shutdown(wait=False, cancel_futures=True)
     log.info(
-        "collected %d hosts, %d failed, %d containers in %.1f s",
-        len(collected), len(failures),
+        "Collected %d of %d hosts (%d containers) in %.1f s",
+        len(collected), len(hosts),
         sum(len(h.containers) for h in collected), time.monotonic() - started,
     )
     return Inventory(organization=organization, hosts=collected, failures=failures)

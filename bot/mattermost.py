@@ -271,7 +271,8 @@ class ChatClient:
         except driver_errors.NoAccessTokenProvided as exc:
             raise ChatUnavailable(
                 f"Mattermost at {self.address.url} refused the bot's access token; "
-                "create a new token for the bot account and set mattermost.token."
+                "create a new token for the bot account and put it in "
+                "mattermost.token_file or GRAPHBOT_MATTERMOST__TOKEN."
             ) from exc
         except (driver_errors.ResourceNotFound, driver_errors.MethodNotAllowed) as exc:
             raise _NotFound(f"Mattermost could not {what}: {exc}.") from exc

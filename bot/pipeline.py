@@ -102,8 +102,8 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
             "another with output_dir or --output, or make this one writable."
         ) from exc
     log.info(
-        "Rendered %d hosts into %d files in %s (%.1f s)",
-        len(inventory.hosts), len(files) + 1, output_dir, time.monotonic() - started,
+        "Rendered %d files in %s (%.1f s)",
+        len(files) + 1, output_dir, time.monotonic() - started,
     )
     failed = [failure.host for failure in inventory.failures]
     return RenderResult(

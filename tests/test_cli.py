@@ -254,3 +254,11 @@ def test_output_folder_that_cannot_be_made_exits_2(tmp_path: Path, where: str) -
     assert result.returncode == 2
     assert "output folder" in result.stderr and "--output" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_options_work_after_the_command_name_too(no_engine: Path) -> None:
+    """People type "graphbot render --output x" as often as the other order."""
+    status = cli.main(["render", "--output", "after"])
+
+    assert status == 0
+    assert (no_engine / "after" / "fleet.png").is_file()
