@@ -8,7 +8,7 @@ and saving repeats an alert at most once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -40,13 +40,17 @@ class Alert(BaseModel):
 
 
 def certificate_warnings(
-    statuses: Iterable[CertificateStatus], thresholds: Iterable[int], state: State
+    statuses: Iterable[CertificateStatus],
+    thresholds: Iterable[int],
+    state: State,
+    zone: tzinfo = timezone.utc,
 ) -> list[Alert]:
     """Warnings for certificates that crossed a threshold not yet announced.
 
     Only the smallest threshold a certificate has crossed counts, so a
     certificate first seen with 5 days left is announced once, for 7 days,
     and again when it crosses 3. An expired certificate is announced once.
+    Expiry times are worded in ``zone``, the fleet's time zone.
     """
     limits = sorted(set(thresholds))
     # One CA (or client certificate) is often shared by several hosts: it is
@@ -64,7 +68,7 @@ def certificate_warnings(
             kind="certificate",
             host=same[0].host,
             hosts=tuple(status.host for status in same),
-            text=_certificate_text(same, threshold),
+            text=_certificate_text(same, threshold, zone),
             certificate_kind=same[0].kind,
             fingerprint=fingerprint,
             threshold_days=threshold,
@@ -90,10 +94,12 @@ def stale_hosts(
     now: datetime,
     stale_after: timedelta,
     state: State,
+    zone: tzinfo = timezone.utc,
 ) -> list[Alert]:
     """Stale hosts not yet announced today, and recoveries not yet announced.
 
-    A host never collected counts from the first time graphbot tried it.
+    A host never collected counts from the first time graphbot tried it. Times
+    are worded in ``zone``, the fleet's time zone.
     """
     alerts = []
     for host in sorted(set(last_success_by_host) | set(last_error_by_host)):
@@ -104,9 +110,11 @@ def stale_hosts(
         if now - since > stale_after:
             if state.stale_announced_on.get(host) != now.date():
                 error = last_error_by_host.get(host, "")
-                alerts.append(_stale_alert(host, last_success, since, error, now))
+                alerts.append(
+                    _stale_alert(host, last_success, since, error, now, zone)
+                )
         elif host in state.stale_announced_on and last_success is not None:
-            alerts.append(_recovered_alert(host, last_success))
+            alerts.append(_recovered_alert(host, last_success, zone))
     return alerts
 
 
@@ -127,13 +135,15 @@ def record_sent(state: State, alerts: Iterable[Alert], now: datetime) -> None:
 # Wording
 
 
-def _certificate_text(same: list[CertificateStatus], threshold: int) -> str:
+def _certificate_text(
+    same: list[CertificateStatus], threshold: int, zone: tzinfo
+) -> str:
     status = same[0]
     label = _LABEL_BY_KIND[status.kind]
     whose = f"the {label} of {_host_names([s.host for s in same])}"
     subject = status.subject.replace("`", "'")
     assert status.not_after is not None  # set whenever days_left is
-    expiry = _moment(status.not_after)
+    expiry = _moment(status.not_after, zone)
     if threshold == EXPIRED:
         reach = " and ".join(dict.fromkeys(s.host for s in same))
         head = f"**Certificate expired:** {whose}"
@@ -179,13 +189,13 @@ def _host_names(hosts: list[str]) -> str:
 
 def _stale_alert(
     host: str, last_success: datetime | None, since: datetime, error: str,
-    now: datetime,
+    now: datetime, zone: tzinfo,
 ) -> Alert:
     age = _age(now - since)
     if last_success is None:
         seen = f"it has not been collected once since graphbot first tried, {age} ago"
     else:
-        seen = f"it was last collected {age} ago, on {_moment(since)}"
+        seen = f"it was last collected {age} ago, on {_moment(since, zone)}"
     cause = f" The last error: {error.strip()}" if error.strip() else ""
     if cause and not cause.endswith((".", "!", "?")):
         cause += "."
@@ -196,10 +206,10 @@ def _stale_alert(
     return Alert(kind="stale", host=host, text=text)
 
 
-def _recovered_alert(host: str, last_success: datetime) -> Alert:
+def _recovered_alert(host: str, last_success: datetime, zone: tzinfo) -> Alert:
     text = (
         f'**Host "{host}" is back:** it was collected again on '
-        f"{_moment(last_success)} and is drawn as it is now."
+        f"{_moment(last_success, zone)} and is drawn as it is now."
     )
     return Alert(kind="recovered", host=host, text=text)
 
@@ -213,9 +223,9 @@ def _days_left_or_max(status: CertificateStatus) -> int:
     return status.days_left if status.days_left is not None else 1 << 30
 
 
-def _moment(moment: datetime) -> str:
-    utc = moment.astimezone(timezone.utc)
-    return f"{utc.day} {utc:%B %Y} at {utc:%H:%M} UTC"
+def _moment(moment: datetime, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M} {local.tzname() or ''}".rstrip()
 
 
 def _in_days(days_left: int) -> str:

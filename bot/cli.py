@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from bot.errors import (
     GraphbotError,
@@ -185,7 +186,7 @@ def _certs(args: argparse.Namespace, settings: Settings, path: Path | None) -> i
 
     warn_days = settings.certificates.warn_days
     statuses = check_certificates(settings.hosts, warn_within_days=max(warn_days))
-    print(certificate_table(statuses))
+    print(certificate_table(statuses, zone=ZoneInfo(settings.schedule.timezone)))
     return certs_exit_status(statuses, min(warn_days))
 
 

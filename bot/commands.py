@@ -20,8 +20,11 @@ from bot.model import Container, Snapshot
 from bot.settings import Settings
 from renderers.text import (
     HostStatus,
+    MatchedField,
     WhereAnswer,
     WhereMatch,
+    echo_as_code,
+    echo_as_text,
     render_help,
     render_status,
     render_where,
@@ -93,14 +96,25 @@ def parse(text: str, bot_name: str = "graphbot") -> Command:
         rest = rest[1:]
     if name not in COMMAND_NAMES:
         close = difflib.get_close_matches(word, COMMAND_NAMES, n=2, cutoff=0.5)
-        raise UnknownCommand(word, [f"`{name}`" for name in close])
+        # The word is repeated in the answer: shortened, its mentions disarmed
+        # and its Markdown escaped, since it is whatever the user typed.
+        shown = echo_as_text(word)
+        raise UnknownCommand(shown, [f"`{name}`" for name in close])
     return Command(name, " ".join(rest).strip(" ?"))
 
 
 def strip_mention(text: str, bot_name: str = "graphbot") -> str:
-    """Remove the bot's @-mention (any case, with or without a colon)."""
-    pattern = rf"(?<![\w@])@{re.escape(bot_name)}\b:?,?"
-    return re.sub(pattern, " ", text, count=1, flags=re.IGNORECASE).strip()
+    """What follows the bot's first @-mention, or the whole text without one.
+
+    Words before the mention ("hey @graphbot, where is pad?") are chat, not
+    the command. A longer name that starts the same (@graphbot-dev) is not
+    the bot.
+    """
+    pattern = rf"(?<![\w@])@{re.escape(bot_name)}(?![\w-]|\.\w)"
+    mention = re.search(pattern, text, flags=re.IGNORECASE)
+    if mention is None:
+        return text.strip()
+    return text[mention.end():].lstrip(" \t\n:,;.!-").strip()
 
 
 def answer(command: Command, asker: Asker, knowledge: Knowledge) -> Reply:
@@ -156,14 +170,23 @@ def where(term: str, knowledge: Knowledge) -> str:
 
 
 def find_containers(snapshot: Snapshot, term: str) -> list[WhereMatch]:
-    """Containers whose names, compose names, image or URLs hold every word of term."""
-    words = term.casefold().split()
-    return [
-        WhereMatch(host.host, container)
-        for host in sorted(snapshot.inventory.hosts, key=lambda h: h.host)
-        for container in sorted(host.containers, key=lambda c: c.name)
-        if _matches(_searchable(container), words)
-    ]
+    """Containers that hold every word of ``term`` somewhere a member would look.
+
+    A word is found in the container's name, compose names, image, route URLs
+    (scheme, trailing slash and case ignored), named volumes, or, when it is a
+    whole number, a published host port or container port.
+    """
+    words = [_normal_url(word) for word in term.casefold().split()]
+    words = [word for word in words if word]
+    if not words:
+        return []
+    found = []
+    for host in sorted(snapshot.inventory.hosts, key=lambda h: h.host):
+        for container in sorted(host.containers, key=lambda c: c.name):
+            matched = _match_words(container, words)
+            if matched is not None:
+                found.append(WhereMatch(host.host, container, matched))
+    return found
 
 
 def suggest_names(snapshot: Snapshot, term: str, count: int = 3) -> list[str]:
@@ -191,7 +214,7 @@ def render_now(argument: str, asker: Asker, settings: Settings) -> Reply:
         close = difflib.get_close_matches(unknown[0], known, 1, 0.5)
         hint = f" Did you mean `{close[0]}`?" if close else ""
         return Reply(
-            f"There is no host `{unknown[0]}`.{hint} The hosts are "
+            f"There is no host {echo_as_code(unknown[0])}.{hint} The hosts are "
             f"{', '.join(f'`{name}`' for name in known)}."
         )
     what = ", ".join(f"`{name}`" for name in asked) if asked else "the whole fleet"
@@ -235,17 +258,78 @@ def _refusal(settings: Settings) -> str:
     )
 
 
-def _searchable(container: Container) -> list[str]:
+def _match_words(
+    container: Container, words: list[str]
+) -> tuple[MatchedField, ...] | None:
+    """What each word matched, None when a word matches nothing.
+
+    A word found in the container's name needs no mention in the answer.
+    """
+    fields = _searchable(container)
+    matched: list[MatchedField] = []
+    for word in words:
+        hit = _first_hit(container, fields, word)
+        if hit is None:
+            return None
+        if hit[0] != "name" and MatchedField(*hit) not in matched:
+            matched.append(MatchedField(*hit))
+    return tuple(matched)
+
+
+def _first_hit(
+    container: Container, fields: list[tuple[str, str, str]], word: str
+) -> tuple[str, str] | None:
+    hits = [(kind, shown) for kind, text, shown in fields if word in text]
+    if hits and hits[0][0] == "name":
+        return hits[0]
+    # A number is a port before anything else: "where 80" asks for the port,
+    # not for every image tagged 1.80.
+    return _port_hit(container, word) or next(iter(hits), None)
+
+
+def _searchable(container: Container) -> list[tuple[str, str, str]]:
+    """(kind, text to search, text to show) for every searchable field, in the
+    order an answer should name them."""
     urls = [url for route in container.routes for url in route.urls]
-    fields = [
-        container.name, container.compose_project, container.compose_service,
-        container.image_ref, *urls,
+    volumes = [
+        mount.source for mount in container.mounts
+        if mount.kind == "volume" and mount.source
     ]
-    return [text.casefold() for text in fields if text]
+    fields = [
+        ("name", container.name),
+        ("compose service", container.compose_service),
+        ("compose project", container.compose_project),
+        ("image", container.image_ref),
+        *(("URL", url) for url in urls),
+        *(("volume", volume) for volume in volumes),
+    ]
+    return [
+        (kind, _normal_url(text) if kind == "URL" else text.casefold(), text)
+        for kind, text in fields
+        if text
+    ]
 
 
-def _matches(fields: list[str], words: list[str]) -> bool:
-    return bool(words) and all(any(word in text for text in fields) for word in words)
+def _port_hit(container: Container, word: str) -> tuple[str, str] | None:
+    """A published port whose host or container port is ``word`` as a number.
+
+    ":18096" and "18096/tcp" are read as 18096, as people copy them from
+    ``docker ps``.
+    """
+    number = word.lstrip(":").split("/", 1)[0]
+    if not number.isdigit():
+        return None
+    for port in container.ports:
+        if int(number) in (port.host_port, port.container_port):
+            shown = f"{port.host_port}→{port.container_port}/{port.protocol}"
+            return ("published port", shown)
+    return None
+
+
+def _normal_url(text: str) -> str:
+    """A URL or host name as compared: no scheme, no trailing slash, any case."""
+    text = re.sub(r"^[a-z][a-z0-9+.-]*://", "", text.strip().casefold())
+    return text.rstrip("/")
 
 
 def _normal(name: str) -> str:

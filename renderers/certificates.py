@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the shape is used; renderers import no checking code
@@ -16,16 +16,21 @@ _HEADER = (
 
 
 def certificate_table(
-    statuses: list[CertificateStatus], now: datetime | None = None
+    statuses: list[CertificateStatus],
+    now: datetime | None = None,
+    zone: tzinfo = timezone.utc,
 ) -> str:
-    """A Markdown table of every certificate, then one line per problem."""
-    now = now or datetime.now(timezone.utc)
-    stamp = now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    """A Markdown table of every certificate, then one line per problem.
+
+    Times and expiry dates are given in ``zone``, the fleet's time zone.
+    """
+    local = (now or datetime.now(timezone.utc)).astimezone(zone)
+    stamp = f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".rstrip()
     if not statuses:
         return (
             f"No host uses TLS, so there are no certificates to check ({stamp})."
         )
-    rows = [_row(status) for status in statuses]
+    rows = [_row(status, zone) for status in statuses]
     problems = [f"- {status.problem}" for status in statuses if status.problem]
     parts = [f"Certificates as of {stamp}:", "", _HEADER, *rows]
     if problems:
@@ -33,8 +38,11 @@ def certificate_table(
     return "\n".join(parts)
 
 
-def _row(status: CertificateStatus) -> str:
-    expires = f"{status.not_after:%Y-%m-%d}" if status.not_after else "unknown"
+def _row(status: CertificateStatus, zone: tzinfo) -> str:
+    expires = (
+        f"{status.not_after.astimezone(zone):%Y-%m-%d}" if status.not_after
+        else "unknown"
+    )
     days_left = str(status.days_left) if status.days_left is not None else "unknown"
     cells = [
         status.host,

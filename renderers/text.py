@@ -12,8 +12,20 @@ from datetime import datetime, tzinfo
 
 from bot.model import Container, HostFailure, HostInventory, PublishedPort, Snapshot
 
+ECHO_LIMIT = 70  # characters of user text repeated in an answer, ellipsis included
+NEEDS_A_LOOK_LIMIT = 10  # containers named in the daily post's "Needs a look"
 _EVERY_ADDRESS = ("", "0.0.0.0", "::")
 _PLAIN_URL = re.compile(r"[a-z]+://[A-Za-z0-9.:/_~%?=&+@-]+")
+# Mattermost notifies on "@" + a name anywhere in the raw text: its server splits
+# the message into words and a word starting with "@" is a mention, whatever
+# Markdown says; so a backslash before "@" would still ping, and code spans are
+# not skipped by every server version. A WORD JOINER (U+2060) right after the
+# "@" is neither letter nor digit, so the server sees a lone "@" and the name as
+# two words and the web app highlights nothing. Browsers draw it as nothing, so
+# the echo reads exactly as it was typed.
+_WORD_JOINER = "\u2060"
+_MENTION_START = re.compile(r"@(?=[\w.-])")
+_EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -33,11 +45,23 @@ class HostStatus:
 
 
 @dataclass(frozen=True)
+class MatchedField:
+    """What a where-term matched in a container other than its name."""
+
+    kind: str  # "volume", "published port", "URL", "image", ...
+    value: str
+
+
+@dataclass(frozen=True)
 class WhereMatch:
-    """One container that matches a where-term, with the host that runs it."""
+    """One container that matches a where-term, with the host that runs it.
+
+    ``matched`` is empty when the container's name holds every word of the term.
+    """
 
     host: str
     container: Container
+    matched: tuple[MatchedField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,12 +95,31 @@ def format_time(moment: datetime, zone: tzinfo) -> str:
     return f"{local.day} {local:%b %H:%M} {local.tzname() or ''}".rstrip()
 
 
+def safe_echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """User text fit to repeat in a post: one line, at most ``limit`` characters,
+    no live @-mention. It still needs escaping or a code span."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return _MENTION_START.sub("@" + _WORD_JOINER, line)
+
+
+def echo_as_text(text: str) -> str:
+    """User text to repeat in Markdown prose: shortened, disarmed, escaped."""
+    return _escape(safe_echo(text))
+
+
+def echo_as_code(text: str) -> str:
+    """User text to repeat as a code span: shortened and disarmed."""
+    return _code(safe_echo(text))
+
+
 def render_where(answer: WhereAnswer) -> str:
     """The answer to ``where <term>``: each match with host, state, image, URLs."""
     age = f"inventory collected {describe_age(answer.collected_at, answer.now)}"
     if not answer.matches:
         lines = [f"Nothing matches {_quote(answer.term)} ({age}, "
-                 f"{answer.host_count} hosts searched)."]
+                 f"{_plural(answer.host_count, 'host')} searched)."]
         if answer.suggestions:
             names = ", ".join(_code(name) for name in answer.suggestions)
             lines.append(f"Close names: {names}.")
@@ -92,6 +135,7 @@ def render_where(answer: WhereAnswer) -> str:
         for match in answer.matches:
             if match.host == host:
                 lines += _describe_container(match.container)
+                lines += _describe_matched(match.matched)
     return "\n".join(lines + _failure_notes(answer.failures))
 
 
@@ -134,7 +178,25 @@ def render_summary(snapshot: Snapshot, zone: tzinfo) -> str:
         f"| {_escape(f.host)} | – | – | **failed**: {_escape(f.reason)} |"
         for f in sorted(inventory.failures, key=lambda f: f.host)
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _needs_a_look(hosts))
+
+
+def describe_trouble(container: Container) -> str:
+    """Why a container needs a look ("unhealthy", "exited with code 1"), or ""."""
+    reasons = []
+    if container.health == "unhealthy":
+        reasons.append("unhealthy")
+    if container.state in ("restarting", "paused", "dead"):
+        reasons.append(container.state)
+    elif container.state == "exited":
+        code = _EXIT_CODE.search(container.status)
+        # Without the engine's status the exit code is unknown; a clean stop is
+        # then shown too rather than hiding a crash.
+        if code is None:
+            reasons.append("exited")
+        elif code.group(1) != "0":
+            reasons.append(f"exited with code {code.group(1)}")
+    return ", ".join(reasons)
 
 
 def render_help(bot_name: str = "graphbot") -> str:
@@ -145,7 +207,8 @@ def render_help(bot_name: str = "graphbot") -> str:
             f"Mention me ({mention}) in a channel I am in, or write to me directly:",
             "",
             f"- `where <name>`: which host runs it. Example: `{mention} where is "
-            "etherpad` (parts of names work: `where pad`).",
+            "etherpad`. Parts of names work (`where pad`), and so do URLs, "
+            "published ports and volume names.",
             f"- `render now [host]`: collect and draw now, pictures in the thread. "
             f"Example: `{mention} render now media`.",
             f"- `status`: each host, when it was last collected, the last error. "
@@ -183,18 +246,42 @@ def _describe_container(container: Container) -> list[str]:
     return lines
 
 
+def _describe_matched(matched: tuple[MatchedField, ...]) -> list[str]:
+    if not matched:
+        return []
+    found = ", ".join(f"{field.kind} {_code(field.value)}" for field in matched)
+    return [f"  Matched {found}"]
+
+
 def _summary_row(host: HostInventory) -> str:
     running = sum(c.state == "running" for c in host.containers)
     others = len(host.containers) - running
-    notes = f" ({_escape('; '.join(host.notes))})" if host.notes else ""
+    notes = "; ".join(_clause(note) for note in host.notes)
+    notes = f" ({_escape(notes)})" if notes else ""
     return f"| {_escape(host.host)} | {running} | {others} | collected{notes} |"
+
+
+def _needs_a_look(hosts: list[HostInventory]) -> list[str]:
+    troubled = [
+        f"- {_code(container.name)} on {_escape(host.host)}: {trouble}"
+        for host in hosts
+        for container in sorted(host.containers, key=lambda c: c.name)
+        if (trouble := describe_trouble(container))
+    ]
+    if not troubled:
+        return []
+    shown = troubled[:NEEDS_A_LOOK_LIMIT]
+    rest = len(troubled) - len(shown)
+    more = [f"- and {rest} more; `where <name>` shows each."] if rest else []
+    return ["", "Needs a look:", *shown, *more]
 
 
 def _failure_notes(failures: list[HostFailure]) -> list[str]:
     if not failures:
         return []
     return [""] + [
-        f"Not searched: host {_code(f.host)} was not collected ({_escape(f.reason)})."
+        f"Host {_code(f.host)} was not searched, as it was not collected: "
+        f"{_escape(_sentence(f.reason))}"
         for f in failures
     ]
 
@@ -234,8 +321,19 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def _clause(text: str) -> str:
+    """Text without its closing full stop, to sit inside parentheses or a list."""
+    return text.strip().removesuffix(".")
+
+
+def _sentence(text: str) -> str:
+    """Text ending in exactly one full stop (or its own ? or !)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def _quote(term: str) -> str:
-    return f"“{_escape(term)}”"
+    return f"“{echo_as_text(term)}”"
 
 
 def _code(text: str) -> str:

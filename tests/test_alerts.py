@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.alerts import (
     EXPIRED,
@@ -17,6 +18,7 @@ from bot.state import State, load_state, save_state, state_path
 NOW = datetime(2026, 12, 4, 7, 30, tzinfo=timezone.utc)
 THRESHOLDS = [30, 14, 7, 3, 1]
 STALE_AFTER = timedelta(hours=48)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _status(
@@ -287,3 +289,38 @@ def test_stale_announcement_is_not_repeated_after_restart(tmp_path: Path) -> Non
                          load_state(tmp_path))
 
     assert alerts == []
+
+
+# Time zone
+
+
+def test_certificate_warning_gives_the_expiry_in_the_fleet_time_zone() -> None:
+    (alert,) = certificate_warnings([_status(5.2)], THRESHOLDS, State(), BERLIN)
+
+    assert "expires on 9 December 2026 at 13:18 CET, in 5 days." in alert.text
+
+
+def test_expiry_late_in_the_evening_is_the_next_day_in_the_fleet_time_zone() -> None:
+    status = _status(5).model_copy(
+        update={"not_after": datetime(2026, 12, 9, 23, 30, tzinfo=timezone.utc)}
+    )
+
+    (alert,) = certificate_warnings([status], THRESHOLDS, State(), BERLIN)
+
+    assert "expires on 10 December 2026 at 00:30 CET" in alert.text
+
+
+def test_stale_and_recovered_hosts_are_worded_in_the_fleet_time_zone() -> None:
+    state = State()
+    last_success = {"media": NOW - timedelta(days=3)}
+    stale = stale_hosts(last_success, {}, NOW, STALE_AFTER, state, BERLIN)
+    record_sent(state, stale, NOW)
+    back = {"media": NOW + timedelta(hours=1)}
+
+    recovered = stale_hosts(back, {}, NOW + timedelta(hours=1), STALE_AFTER, state,
+                            BERLIN)
+
+    assert "last collected 3 days ago, on 1 December 2026 at 08:30 CET" in (
+        stale[0].text
+    )
+    assert "collected again on 4 December 2026 at 09:30 CET" in recovered[0].text

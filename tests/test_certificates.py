@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -301,6 +302,29 @@ def test_table_escapes_pipes_in_subjects() -> None:
     assert table.splitlines()[-1] == (
         "| media | CA | evil \\| CA next | 2027-03-04 | 90 | ok |"
     )
+
+
+def test_table_gives_time_and_expiry_in_the_fleet_time_zone() -> None:
+    """With Europe/Berlin, the stamp says CET and a late-evening expiry is the
+    next day there."""
+    now = datetime(2026, 12, 4, 16, 39, tzinfo=timezone.utc)
+    status = CertificateStatus(
+        host="media", kind="client", status="warning", subject="graphbot",
+        not_after=datetime(2026, 12, 9, 23, 30, tzinfo=timezone.utc), days_left=5,
+    )
+
+    table = certificate_table([status], now, ZoneInfo("Europe/Berlin"))
+
+    assert table.splitlines()[0] == "Certificates as of 2026-12-04 17:39 CET:"
+    assert table.splitlines()[-1] == (
+        "| media | client | graphbot | 2026-12-10 | 5 | warning |"
+    )
+
+
+def test_table_is_in_utc_unless_told_otherwise() -> None:
+    now = datetime(2026, 12, 4, 16, 39, tzinfo=timezone.utc)
+
+    assert certificate_table([], now).endswith("(2026-12-04 16:39 UTC).")
 
 
 def test_table_says_so_when_no_host_uses_tls() -> None:

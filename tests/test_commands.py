@@ -20,6 +20,7 @@ from bot.model import (
     HostFailure,
     HostInventory,
     Inventory,
+    Mount,
     NetworkAttachment,
     PublishedPort,
     Route,
@@ -55,13 +56,23 @@ def _snapshot() -> Snapshot:
     media = HostInventory(
         host="media",
         collected_at=NOW - timedelta(minutes=4),
-        containers=[etherpad, _container("jellyfin", state="exited")],
+        containers=[
+            etherpad,
+            _container("jellyfin", ports=[
+                PublishedPort(host_port=18096, container_port=8096)
+            ]),
+        ],
     )
     web = HostInventory(
         host="web",
         collected_at=NOW - timedelta(minutes=4),
         containers=[
-            _container("etherpad-db", image_ref="postgres:16"),
+            _container("etherpad-db", image_ref="postgres:16", mounts=[
+                Mount(kind="volume", source="pad_db", target="/var/lib/postgresql")
+            ]),
+            _container("nextcloud", image_ref="nextcloud:29",
+                       routes=[Route(router="cloud", provider="traefik-v2",
+                                     urls=["http://cloud.example.org/"])]),
             _container("traefik", image_ref="traefik:v3.0",
                        routes=[Route(router="wiki", provider="traefik-v2",
                                      urls=["https://wiki.example.org"])]),
@@ -176,8 +187,10 @@ def test_where_names_hosts_that_were_not_searched() -> None:
     """A failed host is never silently missing from a where-answer."""
     reply = handle_text("where etherpad", ALICE, _knowledge())
 
-    assert "host `backup` was not collected" in reply.text
-    assert "did not answer within 15 s" in reply.text
+    assert (
+        "Host `backup` was not searched, as it was not collected: the engine did "
+        "not answer within 15 s." in reply.text
+    )
 
 
 def test_where_before_first_collection_asks_to_wait() -> None:
@@ -275,3 +288,138 @@ def test_help_lists_every_command_with_an_example() -> None:
     for example in ("where is etherpad", "render now media", "@graphbot status",
                     "@graphbot certs", "@graphbot help"):
         assert example in text
+
+
+# What the bot repeats of the user's text
+
+
+def test_where_with_a_huge_term_answers_in_a_few_lines() -> None:
+    """A pasted wall of text is echoed cut short, so the answer stays one post."""
+    reply = handle_text("@graphbot where " + "x" * 16_000, ALICE, _knowledge())
+
+    assert len(reply.text) < 400
+    assert "“" + "x" * 60 in reply.text
+    assert "…”" in reply.text
+
+
+def test_unknown_command_with_a_huge_word_is_echoed_cut_short() -> None:
+    reply = handle_text("@graphbot " + "y" * 16_000, ALICE, _knowledge())
+
+    assert len(reply.text) < 250
+    assert 'I do not know the command "' + "y" * 60 in reply.text
+
+
+def test_render_of_a_huge_host_name_is_echoed_cut_short() -> None:
+    reply = handle_text("render now " + "z" * 16_000, ALICE, _knowledge())
+
+    assert len(reply.text) < 250
+    assert reply.wants_render is None
+
+
+@pytest.mark.parametrize(
+    ("text", "mention"),
+    [("@graphbot where is @channel", "@channel"),
+     ("@graphbot where @alice", "@alice"),
+     ("@graphbot @all", "@all"),
+     ("@graphbot here@here", "@here"),
+     ("@graphbot render now @here", "@here")],
+)
+def test_mentions_in_echoed_text_notify_nobody(text: str, mention: str) -> None:
+    """Echoed @-mentions carry a word joiner after the "@", so Mattermost sees none."""
+    reply = handle_text(text, ALICE, _knowledge())
+
+    assert mention not in reply.text
+    assert "@\u2060" + mention[1:] in reply.text
+
+
+def test_markdown_in_an_unknown_command_is_shown_as_typed() -> None:
+    reply = handle_text("@graphbot **loud**", ALICE, _knowledge())
+
+    assert 'I do not know the command "\\*\\*loud\\*\\*".' in reply.text
+
+
+# Where the command starts
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["hey @graphbot, where is jellyfin?", "@alice asked @graphbot: where jellyfin",
+     "ok so\n@GRAPHBOT where jellyfin"],
+)
+def test_text_before_the_mention_is_ignored(text: str) -> None:
+    assert parse(text) == Command("where", "jellyfin")
+
+
+def test_text_after_a_second_mention_stays_in_the_argument() -> None:
+    assert parse("@graphbot where @graphbot") == Command("where", "@graphbot")
+
+
+def test_longer_name_with_a_dash_or_dot_is_not_the_bot() -> None:
+    assert strip_mention("@graphbot-dev status") == "@graphbot-dev status"
+    assert strip_mention("@graphbot.old status") == "@graphbot.old status"
+
+
+def test_mention_followed_by_a_full_stop_is_the_bot() -> None:
+    assert parse("status please, @graphbot.") == Command("help")
+
+
+# What where finds besides names
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["https://cloud.example.org", "http://cloud.example.org/", "CLOUD.example.org/",
+     "cloud.example.org"],
+)
+def test_where_finds_a_url_pasted_with_another_scheme_slash_or_case(
+    term: str,
+) -> None:
+    reply = handle_text(f"where {term}", ALICE, _knowledge())
+
+    assert "matches 1 container " in reply.text
+    assert "`nextcloud`: running" in reply.text
+    assert "Matched URL `http://cloud.example.org/`" in reply.text
+
+
+@pytest.mark.parametrize("term", ["18096", "8096", ":18096", "18096/tcp"])
+def test_where_finds_a_published_host_or_container_port(term: str) -> None:
+    reply = handle_text(f"where {term}", ALICE, _knowledge())
+
+    assert "matches 1 container " in reply.text
+    assert "`jellyfin`: running" in reply.text
+    assert "Matched published port `18096→8096/tcp`" in reply.text
+
+
+def test_where_matches_ports_only_as_whole_numbers() -> None:
+    reply = handle_text("where 1809", ALICE, _knowledge())
+
+    assert reply.text.startswith("Nothing matches “1809”")
+
+
+def test_where_finds_a_named_volume_and_says_so() -> None:
+    reply = handle_text("where pad_db", ALICE, _knowledge())
+
+    assert "**web**" in reply.text
+    assert "`etherpad-db`: running" in reply.text
+    assert "Matched volume `pad_db`" in reply.text
+
+
+def test_where_by_container_name_adds_no_matched_line() -> None:
+    reply = handle_text("where jellyfin", ALICE, _knowledge())
+
+    assert "`jellyfin`: running" in reply.text
+    assert "Matched" not in reply.text
+
+
+def test_where_names_each_field_a_word_matched() -> None:
+    reply = handle_text("where office pad.example", ALICE, _knowledge())
+
+    assert "Matched compose project `office`, URL `https://pad.example.org`" in (
+        reply.text
+    )
+
+
+def test_where_without_match_says_how_many_hosts_were_searched() -> None:
+    reply = handle_text("where nothing-like-it", ALICE, _knowledge())
+
+    assert "(inventory collected 4 minutes ago, 2 hosts searched)." in reply.text

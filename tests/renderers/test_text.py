@@ -18,12 +18,15 @@ from bot.model import (
 )
 from renderers.text import (
     HostStatus,
+    MatchedField,
     WhereAnswer,
     WhereMatch,
     describe_age,
+    render_help,
     render_status,
     render_summary,
     render_where,
+    safe_echo,
 )
 
 NOW = datetime(2025, 3, 12, 7, 0, tzinfo=timezone.utc)
@@ -171,3 +174,159 @@ def test_odd_url_is_shown_as_code_not_as_a_link() -> None:
     answer = WhereAnswer(term="r", matches=[match], collected_at=NOW, now=NOW)
 
     assert "URLs: `https://{sub:[a-z]+}.x.org`" in render_where(answer)
+
+
+def _summary_of(*containers: Container, host: str = "media") -> str:
+    inventory = Inventory(
+        hosts=[HostInventory(host=host, collected_at=NOW, containers=list(containers))]
+    )
+    return render_summary(Snapshot(collected_at=NOW, inventory=inventory), BERLIN)
+
+
+def _needs_a_look(text: str) -> list[str]:
+    lines = text.splitlines()
+    if "Needs a look:" not in lines:
+        return []
+    return lines[lines.index("Needs a look:") + 1:]
+
+
+# The daily post's "Needs a look"
+
+
+def test_summary_names_containers_that_need_a_look_and_why() -> None:
+    text = _summary_of(
+        _container("web", health="unhealthy"),
+        _container("worker", "restarting", status="Restarting (1) 4 seconds ago"),
+        _container("pad", "paused", health="unhealthy"),
+        _container("crashed", "exited", status="Exited (137) 2 hours ago"),
+        _container("zombie", "dead"),
+        _container("healthy", health="healthy"),
+        _container("backup-job", "exited", status="Exited (0) 5 hours ago"),
+        _container("fresh", "created"),
+    )
+
+    assert _needs_a_look(text) == [
+        "- `crashed` on media: exited with code 137",
+        "- `pad` on media: unhealthy, paused",
+        "- `web` on media: unhealthy",
+        "- `worker` on media: restarting",
+        "- `zombie` on media: dead",
+    ]
+    assert text.index("| media |") < text.index("Needs a look:")
+
+
+def test_summary_without_trouble_has_no_needs_a_look() -> None:
+    text = _summary_of(
+        _container("web", health="healthy"),
+        _container("job", "exited", status="Exited (0) 1 hour ago"),
+    )
+
+    assert "Needs a look" not in text
+
+
+def test_exited_container_without_an_exit_code_is_listed_as_exited() -> None:
+    assert _needs_a_look(_summary_of(_container("old", "exited"))) == [
+        "- `old` on media: exited"
+    ]
+
+
+def test_needs_a_look_is_capped_with_the_count_of_the_rest() -> None:
+    broken = [_container(f"c{n:02}", health="unhealthy") for n in range(14)]
+
+    listed = _needs_a_look(_summary_of(*broken))
+
+    assert len(listed) == 11
+    assert listed[0] == "- `c00` on media: unhealthy"
+    assert listed[-1] == "- and 4 more; `where <name>` shows each."
+
+
+def test_host_note_ending_in_a_full_stop_does_not_double_punctuation() -> None:
+    inventory = Inventory(hosts=[HostInventory(
+        host="old", collected_at=NOW,
+        notes=["This engine's API does not list mounts, so volumes are not drawn."],
+    )])
+
+    text = render_summary(Snapshot(collected_at=NOW, inventory=inventory), BERLIN)
+
+    assert "| old | 0 | 0 | collected (This engine's API does not list mounts, " \
+        "so volumes are not drawn) |" in text
+
+
+# Where-answers: wording and echoes
+
+
+def test_where_without_match_on_one_host_says_host_not_hosts() -> None:
+    answer = WhereAnswer(
+        term="nothing", matches=[], collected_at=NOW, now=NOW, host_count=1
+    )
+
+    assert "1 host searched" in render_where(answer)
+
+
+def test_failure_reason_ending_in_a_full_stop_is_not_doubled() -> None:
+    failure = HostFailure(
+        host="far", kind="unreachable", failed_at=NOW,
+        reason="it refused the connection on that address.",
+    )
+    answer = WhereAnswer(
+        term="x", matches=[], collected_at=NOW, now=NOW, failures=[failure],
+        host_count=1,
+    )
+
+    text = render_where(answer)
+
+    assert text.splitlines()[-1] == (
+        "Host `far` was not searched, as it was not collected: it refused the "
+        "connection on that address."
+    )
+
+
+def test_failure_reason_without_a_full_stop_gets_one() -> None:
+    failure = HostFailure(host="far", kind="timeout", reason="no answer",
+                          failed_at=NOW)
+    answer = WhereAnswer(term="x", matches=[], collected_at=NOW, now=NOW,
+                         failures=[failure])
+
+    assert render_where(answer).endswith("not collected: no answer.")
+
+
+def test_where_says_what_matched_besides_the_name() -> None:
+    match = WhereMatch(
+        "media", _container("db"),
+        (MatchedField("volume", "pad_db"), MatchedField("published port", "5432")),
+    )
+    answer = WhereAnswer(term="pad_db", matches=[match], collected_at=NOW, now=NOW)
+
+    assert "  Matched volume `pad_db`, published port `5432`" in render_where(answer)
+
+
+def test_echoed_term_is_cut_to_a_line_with_an_ellipsis() -> None:
+    answer = WhereAnswer(
+        term="word " * 3000, matches=[], collected_at=NOW, now=NOW, host_count=2
+    )
+
+    first = render_where(answer).splitlines()[0]
+
+    assert len(first) < 140
+    assert "word word…” (inventory collected just now, 2 hosts searched)." in first
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [("@channel", "@\u2060channel"), ("hi @all!", "hi @\u2060all!"),
+     ("ask@here", "ask@\u2060here"), ("@first.last", "@\u2060first.last"),
+     ("mail me: a @ b", "mail me: a @ b")],
+)
+def test_echo_disarms_every_mention(typed: str, shown: str) -> None:
+    assert safe_echo(typed) == shown
+
+
+def test_echo_keeps_short_text_and_joins_lines() -> None:
+    assert safe_echo("  two\nlines  ") == "two lines"
+    assert len(safe_echo("x" * 500)) == 70
+
+
+def test_help_says_where_takes_urls_ports_and_volumes() -> None:
+    text = render_help("graphbot")
+
+    assert "URLs, published ports and volume names" in text
