@@ -10,20 +10,23 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot import alerts, pipeline
 from bot.certificates import check_certificates
-from bot.commands import Asker, Knowledge, Reply, answer, parse
+from bot.commands import Asker, Command, Knowledge, Reply, answer, parse
 from bot.errors import GraphbotError, InvalidSettings, UnknownCommand
+from bot.last_collected import LastCollected, StandIn
 from bot.mattermost import ChatClient, IncomingMessage
 from bot.model import Inventory, Snapshot
 from bot.pipeline import RenderResult
@@ -32,7 +35,8 @@ from bot.scheduler import CERTIFICATE_CHECK, DAILY_POST, REFRESH, JobScheduler
 from bot.settings import Settings
 from bot.state import State, load_state, updating_state
 from renderers.certificates import certificate_table
-from renderers.text import HostStatus, render_summary
+from renderers.publish import _file_names as picture_names
+from renderers.text import HostStatus, describe_age, format_time, render_summary
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,18 @@ class SharedRender:
 
     def is_running(self, hosts: list[str] | None) -> bool:
         """Tell whether a render that covers ``hosts`` is running now."""
+        return self.covering(hosts) is not None
+
+    def covering(self, hosts: list[str] | None) -> tuple[str, ...] | None:
+        """The hosts of the running render that covers ``hosts``, () for the fleet.
+
+        None when no such render is running.
+        """
+        key = _key(hosts)
         with self._lock:
-            return self._find(_key(hosts)) is not None
+            if () in self._running:
+                return ()
+            return key if key in self._running else None
 
     def run(self, hosts: list[str] | None) -> RenderResult:
         """Render ``hosts`` (None: the fleet), or wait for a running render of them."""
@@ -94,6 +108,9 @@ class Service:
         self._zone = ZoneInfo(settings.schedule.timezone)
         self._latest: Snapshot | None = _saved_snapshot(settings.output_dir)
         self._latest_lock = threading.Lock()
+        self._last_collected = LastCollected(settings.data_dir, self._latest)
+        # Two checks at once would both find a warning unsent and post it twice.
+        self._check_lock = threading.Lock()
         self._channel_names_by_id: dict[str, str] = {}
         self.renders = SharedRender(self.render)
         self.scheduler = JobScheduler(
@@ -116,7 +133,10 @@ class Service:
         self.chat.connect()
         self._channel_names_by_id = self._allowed_channel_ids()
         self.chat.listen(self.handle)
+        caught_up = self.scheduler.due_jobs()
         self.scheduler.start()
+        if CERTIFICATE_CHECK not in caught_up:
+            self._check_in_background()
         schedule = self.settings.schedule
         log.info(
             "graphbot is running for %s: hosts %s; posting to ~%s at %s; daily "
@@ -151,8 +171,7 @@ class Service:
         try:
             command = parse(message.text, self.chat.bot_user_name or "graphbot")
             name = command.name
-            reply = answer(command, self._asker(message), self._knowledge())
-            self._send(message, reply)
+            self._send(message, self._answer(command, message))
         except UnknownCommand as exc:
             self._reply(message, str(exc))
         except GraphbotError as exc:
@@ -170,16 +189,50 @@ class Service:
             name, message.user_name, time.monotonic() - started,
         )
 
+    def _answer(self, command: Command, message: IncomingMessage) -> Reply:
+        now = self._clock()
+        snapshot, stand_ins = self._where_snapshot()
+        knowledge = Knowledge(
+            settings=self.settings,
+            snapshot=snapshot,
+            now=now,
+            load_statuses=self.host_statuses,
+            load_certificates=self.certificate_answer,
+            bot_name=self.chat.bot_user_name or "graphbot",
+        )
+        reply = answer(command, self._asker(message), knowledge)
+        if command.name != "where" or not command.argument or not stand_ins:
+            return reply
+        notes = [self._stand_in_note(stand_in, now) for stand_in in stand_ins]
+        return replace(reply, text="\n\n".join([reply.text, *notes]))
+
+    def _where_snapshot(self) -> tuple[Snapshot | None, list[StandIn]]:
+        # A host that fails now is searched as it was when last collected, so
+        # that what ran there a minute ago can still be found.
+        latest = self.latest
+        if latest is None:
+            return None, []
+        return self._last_collected.fill_in(latest)
+
+    def _stand_in_note(self, stand_in: StandIn, now: datetime) -> str:
+        collected_at = stand_in.inventory.collected_at
+        return (
+            f"Results for host `{stand_in.failure.host}` are from its last "
+            f"successful collection, {describe_age(collected_at, now)} "
+            f"({format_time(collected_at, self._zone)}): it was not collected "
+            f"{describe_age(stand_in.failure.failed_at, now)}. `status` says why."
+        )
+
     def _send(self, message: IncomingMessage, reply: Reply) -> None:
+        asked = reply.wants_render
         text = reply.text
-        if reply.wants_render is not None and self.renders.is_running(
-            reply.wants_render or None
-        ):
-            text = "A render is already running; its pictures follow here as well."
+        if asked is not None:
+            running = self.renders.covering(asked or None)
+            text = text if running is None else _joined_text(asked, running)
         self._reply(message, text, reply.files)
-        if reply.wants_render is not None:
-            result = self.renders.run(reply.wants_render or None)
-            self._reply(message, self._result_text(result), pictures(result.files))
+        if asked is not None:
+            result = self.renders.run(asked or None)
+            self._reply(message, self._result_text(result), pictures(result))
 
     def _reply(
         self, message: IncomingMessage, text: str, files: Sequence[Path] = ()
@@ -201,16 +254,6 @@ class Service:
             channel_id=message.channel_id,
             channel_name=self._channel_names_by_id.get(message.channel_id, ""),
             is_direct=message.is_direct,
-        )
-
-    def _knowledge(self) -> Knowledge:
-        return Knowledge(
-            settings=self.settings,
-            snapshot=self.latest,
-            now=self._clock(),
-            load_statuses=self.host_statuses,
-            load_certificates=self.certificate_answer,
-            bot_name=self.chat.bot_user_name or "graphbot",
         )
 
     def host_statuses(self) -> list[HostStatus]:
@@ -243,10 +286,9 @@ class Service:
     def daily_post(self) -> None:
         """Collect, render and post the summary with every picture to the channel."""
         result = self.renders.run(None)
-        self.chat.post(
-            self.chat.channel_id, self._result_text(result), pictures(result.files)
-        )
-        log.info("Daily post made with %d pictures", len(pictures(result.files)))
+        attached = pictures(result)
+        self.chat.post(self.chat.channel_id, self._result_text(result), attached)
+        log.info("Daily post made with %d pictures", len(attached))
 
     def refresh(self) -> None:
         """Collect the fleet for ``where``; nothing is drawn or posted."""
@@ -255,6 +297,24 @@ class Service:
 
     def certificate_check(self) -> None:
         """Post certificate warnings and stale-host alerts not yet announced."""
+        with self._check_lock:
+            self._check_certificates_and_hosts()
+
+    def _check_in_background(self) -> None:
+        # Without this, a certificate already inside a threshold at the first
+        # start would be announced only at the next scheduled check, often the
+        # next day. Warnings are recorded as sent, so a restart repeats none.
+        def check() -> None:
+            try:
+                self.certificate_check()
+            except GraphbotError as exc:
+                log.warning("The certificate check at start did not finish: %s", exc)
+            except Exception:
+                log.exception("The certificate check at start failed")
+
+        threading.Thread(target=check, name="startup-check", daemon=True).start()
+
+    def _check_certificates_and_hosts(self) -> None:
         # After the bot itself was down, every host's last success in the state
         # is old; collecting first keeps that from being announced as stale hosts.
         self.refresh()
@@ -299,12 +359,16 @@ class Service:
         """Collect ``hosts`` (None: the fleet) and write their pictures."""
         snapshot = pipeline.collect_snapshot(self.settings, hosts)
         self._remember(snapshot)
-        settings = self.settings
-        if hosts is not None:
-            # A render of some hosts must not replace the fleet's published files.
-            folder = settings.data_dir / "render-now"
-            settings = settings.model_copy(update={"output_dir": folder})
-        return pipeline.publish(snapshot, settings)
+        if hosts is None:
+            return pipeline.publish(snapshot, self.settings)
+        # A render of some hosts must not replace the fleet's published files.
+        folder = self.settings.data_dir / "render-now"
+        settings = self.settings.model_copy(update={"output_dir": folder})
+        result = pipeline.publish(snapshot, settings)
+        # Its fleet picture holds only the hosts asked for, whose own pictures
+        # already show them, so it is not handed on.
+        files = [path for path in result.files if not _is_fleet_picture(path)]
+        return replace(result, files=files)
 
     def _remember(self, snapshot: Snapshot) -> None:
         inventory = snapshot.inventory
@@ -312,6 +376,7 @@ class Service:
         with self._latest_lock:
             if self._latest is None or _covers(public, self._latest):
                 self._latest = snapshot.model_copy(update={"inventory": public})
+        self._last_collected.remember(public)
         with updating_state(self.settings.data_dir) as state:
             for host in inventory.hosts:
                 state.record_success(host.host, host.collected_at)
@@ -333,18 +398,50 @@ class Service:
         return names_by_id
 
 
-def pictures(files: list[Path]) -> list[Path]:
-    """The PNG files of a render: the fleet picture first, the legend last."""
-    pngs = [path for path in files if path.suffix.lower() == ".png"]
+def pictures(result: RenderResult) -> list[Path]:
+    """The PNG files to attach: the fleet picture first, the legend last.
+
+    A host that failed gets no picture of its own (it would show only a "not
+    collected" box; the text says why), and a legend alone is not attached.
+    """
+    inventory = result.snapshot.inventory
+    stems = dict(zip(inventory.host_names, picture_names(inventory.host_names)))
+    failed = {stems[host] for host in result.failed_hosts if host in stems}
+    pngs = [
+        path for path in result.files
+        if path.suffix.lower() == ".png" and path.stem not in failed
+    ]
+    if all(_is_legend(path) for path in pngs):
+        return []
 
     def order(path: Path) -> tuple[int, str]:
-        name = path.stem.lower()
-        if "legend" in name:
-            return (2, name)
-        is_fleet = name == "fleet" or name.startswith("fleet-")
-        return (0 if is_fleet else 1, name)
+        rank = 2 if _is_legend(path) else 0 if _is_fleet_picture(path) else 1
+        return (rank, path.stem.lower())
 
     return sorted(pngs, key=order)
+
+
+def _is_legend(path: Path) -> bool:
+    return path.stem.lower() == "legend"
+
+
+def _is_fleet_picture(path: Path) -> bool:
+    name = path.stem.lower()
+    return name == "fleet" or re.fullmatch(r"fleet-\d+", name) is not None
+
+
+def _joined_text(asked: list[str], running: tuple[str, ...]) -> str:
+    if running and asked:
+        what = f"of {_names(list(running))}"
+    elif asked:
+        what = f"of the whole fleet, which includes {_names(asked)},"
+    else:
+        what = "of the whole fleet"
+    return f"A render {what} is already running; its pictures follow here as well."
+
+
+def _names(hosts: list[str]) -> str:
+    return ", ".join(f"`{host}`" for host in hosts)
 
 
 def run(settings: Settings) -> int:

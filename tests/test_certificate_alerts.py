@@ -292,6 +292,57 @@ def test_warnings_are_not_repeated_by_a_second_check_or_after_a_restart(
     assert after_restart == first
 
 
+def test_certificate_inside_a_threshold_is_announced_soon_after_the_first_start(
+    chat_server: MattermostServer, tls_fleet: TlsFleet, tmp_path: Path
+) -> None:
+    """No scheduled check has run yet: the bot does not wait for it to warn."""
+    settings = _settings(tls_fleet.host_list("expiring"), tmp_path, chat_server)
+
+    with running(settings):
+        _wait_until(
+            lambda: len(_channel_posts(chat_server)) >= 2, "the warnings at start"
+        )
+        answer = _reply_to(chat_server, "@graphbot help")
+    posts = _channel_posts(chat_server)
+
+    assert len(posts) == 2, posts
+    assert _only(posts, "`graphbot-expiring`").startswith(
+        '**Certificate expires in 5 days:** the client certificate of host "expiring"'
+    )
+    assert _only(posts, "`expiring test CA`").startswith(
+        '**Certificate expires in 20 days:** the CA certificate of host "expiring"'
+    )
+    assert "`where <name>`" in answer
+
+
+def test_check_caught_up_at_start_announces_each_warning_once(
+    chat_server: MattermostServer, tls_fleet: TlsFleet, tmp_path: Path
+) -> None:
+    """The scheduler catches up a missed check at start; nothing is posted twice."""
+    now = datetime.now(timezone.utc)
+    missed = now - timedelta(minutes=10)
+    settings = _settings(tls_fleet.host_list("expiring"), tmp_path, chat_server)
+    settings = settings.model_copy(update={"schedule": ScheduleSettings(
+        daily_post=NEVER, certificate_check=f"{missed.minute} {missed.hour} * * *",
+        timezone="UTC", misfire_grace_hours=1,
+    )})
+    with updating_state(tmp_path) as state:
+        state.record_job_posted(CERTIFICATE_CHECK, now - timedelta(days=1))
+
+    with running(settings):
+        _wait_until(
+            lambda: (load_state(tmp_path).last_posted_at(CERTIFICATE_CHECK) or now)
+            > now,
+            "the caught-up check",
+        )
+        _wait_until(lambda: len(_channel_posts(chat_server)) >= 2, "the warnings")
+    posts = _channel_posts(chat_server)
+
+    assert len(posts) == 2, posts
+    _only(posts, "`graphbot-expiring`")
+    _only(posts, "`expiring test CA`")
+
+
 # TLS failures in the daily post and in status
 
 

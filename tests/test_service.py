@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +21,11 @@ import pytest
 
 from bot.errors import HostUnreachable
 from bot.mattermost import ChatClient
-from bot.scheduler import DAILY_POST
+from bot.scheduler import DAILY_POST, REFRESH
 from bot.service import Service, SharedRender
-from bot.settings import MattermostSettings, ScheduleSettings, Settings
+from bot.settings import HostSettings, MattermostSettings, ScheduleSettings, Settings
 from tests.conftest import Fleet
+from tests.dockerd import Daemon
 from tests.mattermost_server import MattermostServer
 
 WAIT_SECONDS = 60
@@ -31,9 +36,16 @@ CHANNEL = "infra"
 def service(
     chat_server: MattermostServer, fleet: Fleet, tmp_path: Path
 ) -> Iterator[Service]:
-    settings = Settings(
+    with running(_settings(chat_server, fleet.host_list, tmp_path)) as bot:
+        yield bot
+
+
+def _settings(
+    chat_server: MattermostServer, hosts: list[HostSettings], tmp_path: Path
+) -> Settings:
+    return Settings(
         organization="Test collective",
-        hosts=fleet.host_list,
+        hosts=hosts,
         output_dir=tmp_path / "output",
         data_dir=tmp_path / "data",
         mattermost=MattermostSettings(
@@ -46,6 +58,11 @@ def service(
         # requests make posts.
         schedule=ScheduleSettings(misfire_grace_hours=0),
     )
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Service]:
+    """A started Service, once it listens and holds an inventory."""
     bot = Service(settings, ChatClient(settings.mattermost, reconnect_max_seconds=1))
     bot.start()
     try:
@@ -54,6 +71,15 @@ def service(
         yield bot
     finally:
         bot.stop()
+
+
+@pytest.fixture
+def vanished_socket() -> Iterator[Path]:
+    """Where a host's socket should be; nothing ever listens there."""
+    # Short: unix socket paths are limited to 107 bytes.
+    directory = Path(tempfile.mkdtemp(prefix="gb-gone-", dir="/tmp"))
+    yield directory / "docker.sock"
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _wait_until(condition: Any, what: str) -> None:
@@ -204,6 +230,125 @@ def test_bot_answers_again_after_the_server_restarts(
 
     reply = _bot_replies(chat_server, CHANNEL, asked["id"])[0]["message"]
     assert "render now" in reply
+
+
+def _ask(server: MattermostServer, text: str, count: int = 1) -> list[dict[str, Any]]:
+    """Ask the bot in the channel, as alice, and wait for ``count`` replies."""
+    asked = server.user_posts(text, CHANNEL, "alice")
+    return _bot_replies(server, CHANNEL, asked["id"], count)
+
+
+def _channel_posts(server: MattermostServer) -> list[dict[str, Any]]:
+    """The bot's own posts in the channel (not thread replies), oldest first."""
+    return [
+        post for post in server.posts_in(CHANNEL)
+        if post["user_id"] == server.bot.id and not post.get("root_id")
+    ]
+
+
+def _file_names(server: MattermostServer, post: dict[str, Any]) -> list[str]:
+    return [stored.name for stored in server.files_of(post)]
+
+
+LAST_COLLECTION = re.compile(
+    r"Results for host `attic` are from its last successful collection, "
+    r"(just now|\d+ minutes? ago) \(.+\): it was not collected "
+)
+
+
+def test_where_finds_what_a_host_that_went_down_ran_and_says_how_old_it_is(
+    chat_server: MattermostServer, fleet: Fleet,
+    daemon_factory: Callable[..., Daemon], tmp_path: Path,
+) -> None:
+    """A host stops answering: its containers are still found, marked as older.
+
+    After a restart the bot still knows them; the pictures show the host failed.
+    """
+    attic = daemon_factory("attic")
+    attic.import_rootfs("photoprism/photoprism:240915")
+    attic.docker("network", "create", "photo-net")
+    attic.docker("run", "-d", "--name", "photoprism", "--network", "photo-net",
+                 "photoprism/photoprism:240915", "sleep", "86400")
+    hosts = [fleet.hosts["general"], attic.host_settings("attic")]
+    settings = _settings(chat_server, hosts, tmp_path)
+    with running(settings) as bot:
+        while_up = _ask(chat_server, "@graphbot where photo")[0]["message"]
+        attic.stop()
+        assert bot.scheduler.run_now(REFRESH)
+        while_down = _ask(chat_server, "@graphbot where photo")[0]["message"]
+        nothing = _ask(chat_server, "@graphbot where nosuchname")[0]["message"]
+        assert bot.scheduler.run_now(DAILY_POST)
+    with running(settings):
+        after_restart = _ask(chat_server, "@graphbot where photo")[0]["message"]
+
+    assert "`photoprism`: running" in while_up and "last successful" not in while_up
+    for reply in (while_down, after_restart):
+        assert "**attic**" in reply
+        assert "`photoprism`: running, image `photoprism/photoprism:240915`" in reply
+        assert LAST_COLLECTION.search(reply), reply
+        assert "Not searched: host `attic`" not in reply
+    assert nothing.startswith("Nothing matches") and LAST_COLLECTION.search(nothing)
+    daily = _channel_posts(chat_server)[-1]
+    assert "| attic | – | – | **failed**: " in daily["message"]
+    assert "attic.png" not in _file_names(chat_server, daily)
+    fleet_dot = (settings.output_dir / "fleet.dot").read_text(encoding="utf-8")
+    assert "photoprism" not in fleet_dot and "attic" in fleet_dot
+
+
+def test_render_now_of_one_host_attaches_its_picture_and_the_legend_only(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    """The fleet picture of one host would repeat that host's own picture."""
+    replies = _ask(chat_server, "@graphbot render now media", count=2)
+
+    assert _file_names(chat_server, replies[-1]) == ["media.png", "legend.png"]
+    assert "| media | " in replies[-1]["message"]
+
+
+def test_failed_host_gets_no_picture_of_its_own_and_the_text_says_why(
+    chat_server: MattermostServer, fleet: Fleet, tmp_path: Path,
+    vanished_socket: Path,
+) -> None:
+    """Its picture would hold only a "not collected" box; the text has the reason."""
+    gone = HostSettings(name="attic", url=f"unix://{vanished_socket}")
+    settings = _settings(chat_server, [fleet.hosts["general"], gone], tmp_path)
+    with running(settings) as bot:
+        render_now = _ask(chat_server, "@graphbot render now attic", count=2)[-1]
+        assert bot.scheduler.run_now(DAILY_POST)
+    daily = _channel_posts(chat_server)[-1]
+
+    failed_row = "| attic | – | – | **failed**: there is no Docker socket at "
+    assert failed_row in render_now["message"]
+    assert _file_names(chat_server, render_now) == []
+    assert failed_row in daily["message"]
+    assert _file_names(chat_server, daily) == [
+        "fleet.png", "general.png", "legend.png"
+    ]
+
+
+def test_render_of_one_host_joining_a_fleet_render_says_the_fleet_is_drawn(
+    chat_server: MattermostServer, service: Service
+) -> None:
+    """Asked for media while the fleet renders: told so, then the fleet arrives."""
+    gate = threading.Event()
+    service.renders = SharedRender(
+        lambda hosts: gate.wait(WAIT_SECONDS) and service.render(hosts)
+    )
+    _ask(chat_server, "@graphbot render now")
+    _wait_until(lambda: service.renders.is_running(None), "the fleet render")
+    asked = chat_server.user_posts("@graphbot render now media", CHANNEL, "bob")
+    joined = _bot_replies(chat_server, CHANNEL, asked["id"])[0]["message"]
+    gate.set()
+
+    pictures = _bot_replies(chat_server, CHANNEL, asked["id"], count=2)[-1]
+
+    assert joined == (
+        "A render of the whole fleet, which includes `media`, is already running; "
+        "its pictures follow here as well."
+    )
+    assert _file_names(chat_server, pictures)[0] == "fleet.png"
+    assert "| general | " in pictures["message"]
+    assert service.renders.started_count == 1
 
 
 def test_shared_render_joins_a_running_render_and_hands_both_the_result() -> None:
