@@ -279,7 +279,7 @@ class Service:
         statuses = check_certificates(
             self.settings.hosts, warn_within_days=max(warn_days)
         )
-        return certificate_table(statuses)
+        return certificate_table(statuses, zone=self._zone)
 
     # Jobs
 
@@ -324,7 +324,9 @@ class Service:
             self.settings.hosts, now=now, warn_within_days=max(settings.warn_days)
         )
         state = load_state(self.settings.data_dir)
-        found = alerts.certificate_warnings(statuses, settings.warn_days, state)
+        found = alerts.certificate_warnings(
+            statuses, settings.warn_days, state, self._zone
+        )
         found += self._stale_alerts(state, now)
         posted = []
         try:
@@ -350,7 +352,8 @@ class Service:
         }
         stale_after = timedelta(hours=self.settings.certificates.stale_after_hours)
         return alerts.stale_hosts(
-            last_success_by_host, last_error_by_host, now, stale_after, state
+            last_success_by_host, last_error_by_host, now, stale_after, state,
+            self._zone,
         )
 
     # Rendering
