@@ -16,10 +16,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.errors import UnknownCommand
+from bot.last_collected import StandIn
 from bot.model import Container, Snapshot
 from bot.settings import Settings
 from renderers.text import (
     HostStatus,
+    LastCollection,
     MatchedField,
     WhereAnswer,
     WhereMatch,
@@ -68,7 +70,11 @@ class Reply:
 
 @dataclass(frozen=True)
 class Knowledge:
-    """What the bot knows when it answers; the slow parts are loaded on demand."""
+    """What the bot knows when it answers; the slow parts are loaded on demand.
+
+    ``stand_ins`` are the hosts that failed now and are in ``snapshot`` as they
+    were at their last successful collection; where-answers say so.
+    """
 
     settings: Settings
     snapshot: Snapshot | None
@@ -76,6 +82,7 @@ class Knowledge:
     load_statuses: Callable[[], list[HostStatus]] = list
     load_certificates: Callable[[], str] | None = None
     bot_name: str = "graphbot"
+    stand_ins: tuple[StandIn, ...] = ()
 
 
 def parse(text: str, bot_name: str = "graphbot") -> Command:
@@ -165,6 +172,13 @@ def where(term: str, knowledge: Knowledge) -> str:
             suggestions=suggestions,
             failures=list(inventory.failures),
             host_count=len(inventory.hosts),
+            stand_ins=tuple(
+                LastCollection(
+                    s.failure.host, s.inventory.collected_at, s.failure.failed_at
+                )
+                for s in knowledge.stand_ins
+            ),
+            zone=ZoneInfo(knowledge.settings.schedule.timezone),
         )
     )
 

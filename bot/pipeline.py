@@ -21,7 +21,7 @@ from bot.model import Snapshot
 from bot.privacy import apply_privacy
 from bot.settings import Settings
 from renderers.options import RenderOptions
-from renderers.publish import render_pictures
+from renderers.publish import RenderReport, render_pictures
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ class RenderResult:
     inventory_path: Path
     failed_hosts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # pictures not drawn, why
+    png_by_host: dict[str, Path] = field(default_factory=dict)  # failed ones too
+    fleet_pngs: list[Path] = field(default_factory=list)  # one per fleet page
+    legend_png: Path | None = None
 
 
 def collect_snapshot(
@@ -80,8 +83,13 @@ def sample_snapshot() -> Snapshot:
     return snapshot.model_copy(update={"inventory": inventory})
 
 
-def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
-    """Filter the snapshot for publication and write JSON, DOT, PNG, SVG and page."""
+def publish(
+    snapshot: Snapshot, settings: Settings, *, draw_fleet: bool = True
+) -> RenderResult:
+    """Filter the snapshot for publication and write JSON, DOT, PNG, SVG and page.
+
+    With ``draw_fleet`` False, only the hosts' pictures and the legend are drawn.
+    """
     started = time.monotonic()
     inventory = apply_privacy(snapshot.inventory, settings.hosts, settings.hide)
     public = snapshot.model_copy(update={"inventory": inventory})
@@ -90,7 +98,9 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
         _write_atomically(inventory_path, public.model_dump_json(indent=2))
-        report = render_pictures(public, output_dir, render_options(settings))
+        report = render_pictures(
+            public, output_dir, render_options(settings), draw_fleet=draw_fleet
+        )
         files = report.paths
         _remove_leftovers(output_dir, [*files, inventory_path])
     except OSError as exc:
@@ -105,9 +115,23 @@ def publish(snapshot: Snapshot, settings: Settings) -> RenderResult:
         "Rendered %d files in %s (%.1f s)",
         len(files) + 1, output_dir, time.monotonic() - started,
     )
-    failed = [failure.host for failure in inventory.failures]
+    return _render_result(public, report, inventory_path)
+
+
+def _render_result(
+    public: Snapshot, report: RenderReport, inventory_path: Path
+) -> RenderResult:
+    failures = public.inventory.failures
+    legend_pngs = report.pngs("legend")
     return RenderResult(
-        public, [*files, inventory_path], inventory_path, failed, report.problems
+        public,
+        [*report.paths, inventory_path],
+        inventory_path,
+        [failure.host for failure in failures],
+        report.problems,
+        png_by_host=report.png_by_host,
+        fleet_pngs=report.pngs("fleet"),
+        legend_png=legend_pngs[0] if legend_pngs else None,
     )
 
 

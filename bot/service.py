@@ -10,14 +10,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import re
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,66 +28,14 @@ from bot.mattermost import ChatClient, IncomingMessage
 from bot.model import Inventory, Snapshot
 from bot.pipeline import RenderResult
 from bot.privacy import apply_privacy
+from bot.renders import SharedRender, joined_text, pictures
 from bot.scheduler import CERTIFICATE_CHECK, DAILY_POST, REFRESH, JobScheduler
 from bot.settings import Settings
 from bot.state import State, load_state, updating_state
 from renderers.certificates import certificate_table
-from renderers.publish import _file_names as picture_names
-from renderers.text import HostStatus, describe_age, format_time, render_summary
+from renderers.text import HostStatus, render_summary
 
 log = logging.getLogger(__name__)
-
-RenderFunction = Callable[[list[str] | None], RenderResult]
-
-
-class SharedRender:
-    """One render at a time per set of hosts; a second asker joins the running one."""
-
-    def __init__(self, render: RenderFunction) -> None:
-        self._render = render
-        self._lock = threading.Lock()
-        self._running: dict[tuple[str, ...], Future[RenderResult]] = {}
-        self.started_count = 0
-
-    def is_running(self, hosts: list[str] | None) -> bool:
-        """Tell whether a render that covers ``hosts`` is running now."""
-        return self.covering(hosts) is not None
-
-    def covering(self, hosts: list[str] | None) -> tuple[str, ...] | None:
-        """The hosts of the running render that covers ``hosts``, () for the fleet.
-
-        None when no such render is running.
-        """
-        key = _key(hosts)
-        with self._lock:
-            if () in self._running:
-                return ()
-            return key if key in self._running else None
-
-    def run(self, hosts: list[str] | None) -> RenderResult:
-        """Render ``hosts`` (None: the fleet), or wait for a running render of them."""
-        key = _key(hosts)
-        with self._lock:
-            future = self._find(key)
-            is_owner = future is None
-            if future is None:
-                future = Future()
-                self._running[key] = future
-                self.started_count += 1
-        if is_owner:
-            try:
-                future.set_result(self._render(hosts))
-            except BaseException as exc:  # handed to every asker, then re-raised
-                future.set_exception(exc)
-            finally:
-                with self._lock:
-                    del self._running[key]
-        return future.result()
-
-    def _find(self, key: tuple[str, ...]) -> Future[RenderResult] | None:
-        # A render of the whole fleet (the empty key) answers any request.
-        return self._running.get(key) or self._running.get(())
-
 
 class Service:
     """The running bot: answers commands and runs the scheduled jobs."""
@@ -190,21 +135,17 @@ class Service:
         )
 
     def _answer(self, command: Command, message: IncomingMessage) -> Reply:
-        now = self._clock()
         snapshot, stand_ins = self._where_snapshot()
         knowledge = Knowledge(
             settings=self.settings,
             snapshot=snapshot,
-            now=now,
+            now=self._clock(),
             load_statuses=self.host_statuses,
             load_certificates=self.certificate_answer,
             bot_name=self.chat.bot_user_name or "graphbot",
+            stand_ins=tuple(stand_ins),
         )
-        reply = answer(command, self._asker(message), knowledge)
-        if command.name != "where" or not command.argument or not stand_ins:
-            return reply
-        notes = [self._stand_in_note(stand_in, now) for stand_in in stand_ins]
-        return replace(reply, text="\n\n".join([reply.text, *notes]))
+        return answer(command, self._asker(message), knowledge)
 
     def _where_snapshot(self) -> tuple[Snapshot | None, list[StandIn]]:
         # A host that fails now is searched as it was when last collected, so
@@ -214,21 +155,12 @@ class Service:
             return None, []
         return self._last_collected.fill_in(latest)
 
-    def _stand_in_note(self, stand_in: StandIn, now: datetime) -> str:
-        collected_at = stand_in.inventory.collected_at
-        return (
-            f"Results for host `{stand_in.failure.host}` are from its last "
-            f"successful collection, {describe_age(collected_at, now)} "
-            f"({format_time(collected_at, self._zone)}): it was not collected "
-            f"{describe_age(stand_in.failure.failed_at, now)}. `status` says why."
-        )
-
     def _send(self, message: IncomingMessage, reply: Reply) -> None:
         asked = reply.wants_render
         text = reply.text
         if asked is not None:
             running = self.renders.covering(asked or None)
-            text = text if running is None else _joined_text(asked, running)
+            text = text if running is None else joined_text(asked, running)
         self._reply(message, text, reply.files)
         if asked is not None:
             result = self.renders.run(asked or None)
@@ -367,11 +299,9 @@ class Service:
         # A render of some hosts must not replace the fleet's published files.
         folder = self.settings.data_dir / "render-now"
         settings = self.settings.model_copy(update={"output_dir": folder})
-        result = pipeline.publish(snapshot, settings)
-        # Its fleet picture holds only the hosts asked for, whose own pictures
-        # already show them, so it is not handed on.
-        files = [path for path in result.files if not _is_fleet_picture(path)]
-        return replace(result, files=files)
+        # A fleet picture would hold only the hosts asked for, whose own
+        # pictures already show them, so none is drawn.
+        return pipeline.publish(snapshot, settings, draw_fleet=False)
 
     def _remember(self, snapshot: Snapshot) -> None:
         inventory = snapshot.inventory
@@ -399,52 +329,6 @@ class Service:
             except GraphbotError as exc:
                 log.warning("mattermost.render_allowed_channels: %s", exc)
         return names_by_id
-
-
-def pictures(result: RenderResult) -> list[Path]:
-    """The PNG files to attach: the fleet picture first, the legend last.
-
-    A host that failed gets no picture of its own (it would show only a "not
-    collected" box; the text says why), and a legend alone is not attached.
-    """
-    inventory = result.snapshot.inventory
-    stems = dict(zip(inventory.host_names, picture_names(inventory.host_names)))
-    failed = {stems[host] for host in result.failed_hosts if host in stems}
-    pngs = [
-        path for path in result.files
-        if path.suffix.lower() == ".png" and path.stem not in failed
-    ]
-    if all(_is_legend(path) for path in pngs):
-        return []
-
-    def order(path: Path) -> tuple[int, str]:
-        rank = 2 if _is_legend(path) else 0 if _is_fleet_picture(path) else 1
-        return (rank, path.stem.lower())
-
-    return sorted(pngs, key=order)
-
-
-def _is_legend(path: Path) -> bool:
-    return path.stem.lower() == "legend"
-
-
-def _is_fleet_picture(path: Path) -> bool:
-    name = path.stem.lower()
-    return name == "fleet" or re.fullmatch(r"fleet-\d+", name) is not None
-
-
-def _joined_text(asked: list[str], running: tuple[str, ...]) -> str:
-    if running and asked:
-        what = f"of {_names(list(running))}"
-    elif asked:
-        what = f"of the whole fleet, which includes {_names(asked)},"
-    else:
-        what = "of the whole fleet"
-    return f"A render {what} is already running; its pictures follow here as well."
-
-
-def _names(hosts: list[str]) -> str:
-    return ", ".join(f"`{host}`" for host in hosts)
 
 
 def run(settings: Settings) -> int:
@@ -515,7 +399,3 @@ def _saved_snapshot(output_dir: Path) -> Snapshot | None:
 def _covers(new: Inventory, old: Snapshot) -> bool:
     # A render of some hosts must not shrink what where-answers search.
     return set(new.host_names) >= set(old.inventory.host_names)
-
-
-def _key(hosts: list[str] | None) -> tuple[str, ...]:
-    return tuple(sorted(set(hosts))) if hosts else ()

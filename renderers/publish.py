@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from bot.model import HostFailure, HostInventory, Snapshot
 from renderers import diagram, layout, legend, notices, page
@@ -34,6 +35,8 @@ _PAD_POINTS = 40.0
 _FLEET_PAGE = re.compile(r"fleet-\d+", re.IGNORECASE)
 _RESERVED = {"fleet", "legend", "index", "inventory"}
 
+PictureKind = Literal["host", "fleet", "legend"]
+
 
 @dataclass(frozen=True)
 class Picture:
@@ -47,6 +50,8 @@ class Picture:
     width_px: int
     height_px: int
     smallest_text_px: float
+    kind: PictureKind = "host"
+    host: str = ""  # the host a host picture shows; "" for fleet and legend
 
     @property
     def pixels(self) -> int:
@@ -73,6 +78,19 @@ class RenderReport:
         paths = [p for pic in self.pictures for p in (pic.png, pic.svg, pic.dot) if p]
         return paths + ([self.page] if self.page else [])
 
+    def pngs(self, kind: PictureKind) -> list[Path]:
+        """The PNG files of one kind of picture, in the order they were drawn."""
+        return [picture.png for picture in self.pictures if picture.kind == kind]
+
+    @property
+    def png_by_host(self) -> dict[str, Path]:
+        """Each host's own PNG, failed hosts included, by host name."""
+        return {
+            picture.host: picture.png
+            for picture in self.pictures
+            if picture.kind == "host"
+        }
+
 
 def write_pictures(
     snapshot: Snapshot, output_dir: Path, options: RenderOptions
@@ -91,9 +109,17 @@ def write_pictures(
 
 
 def render_pictures(
-    snapshot: Snapshot, output_dir: Path, options: RenderOptions
+    snapshot: Snapshot,
+    output_dir: Path,
+    options: RenderOptions,
+    *,
+    draw_fleet: bool = True,
 ) -> RenderReport:
-    """Like ``write_pictures``, and report measurements and timings."""
+    """Like ``write_pictures``, and report measurements and timings.
+
+    With ``draw_fleet`` False no fleet picture is drawn (``fleet_pages`` is 0):
+    for a render of a few hosts, whose own pictures already show them.
+    """
     started = time.perf_counter()
     report = RenderReport()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +128,9 @@ def render_pictures(
         host_layouts = painter.lay_out_hosts(pool)
         legend_layout = painter.lay_out_legend()
         jobs = painter.host_jobs(host_layouts, legend_layout)
-        fleet_jobs = painter.fleet_jobs(host_layouts, legend_layout)
+        fleet_jobs = (
+            painter.fleet_jobs(host_layouts, legend_layout) if draw_fleet else []
+        )
         report.fleet_pages = len(fleet_jobs)
         jobs += fleet_jobs + [painter.legend_job(legend_layout)]
         drawn = list(pool.map(painter.draw_or_report, jobs))
@@ -112,10 +140,7 @@ def render_pictures(
         raise layout.GraphvizFailed(
             "Graphviz drew none of the pictures: " + " ".join(painter.problems)
         )
-    svgs = {pic.name: pic.svg for pic in report.pictures}
-    report.page = page.write_page(
-        snapshot, output_dir, _page_parts(report, svgs), options
-    )
+    report.page = page.write_page(snapshot, output_dir, _page_parts(report), options)
     report.total_seconds = time.perf_counter() - started
     log.info(
         "Drew %d pictures in %.1f s (%.1f s in Graphviz)",
@@ -132,16 +157,11 @@ def _workers() -> int:
     return max(2, os.cpu_count() or 2)
 
 
-def _page_parts(report: RenderReport, svgs: dict[str, Path]) -> list[page.Part]:
-    parts = []
-    for picture in report.pictures:
-        kind = (
-            "legend"
-            if picture.name == "legend"
-            else ("fleet" if picture.name.startswith("fleet") else "host")
-        )
-        parts.append(page.Part(picture.name, picture.title, kind, svgs[picture.name]))
-    return parts
+def _page_parts(report: RenderReport) -> list[page.Part]:
+    return [
+        page.Part(picture.name, picture.title, picture.kind, picture.svg)
+        for picture in report.pictures
+    ]
 
 
 @dataclass(frozen=True)
@@ -150,6 +170,8 @@ class _Job:
     title: Title
     layouts: tuple[layout.Layout, ...]
     columns: int
+    kind: PictureKind = "host"
+    host: str = ""
     write_dot: bool = True
 
 
@@ -249,7 +271,7 @@ class _Painter:
             parts = (host_layout, legend_layout)
             grid = layout.best_grid(_sizes(parts), self.options.target_aspect)
             title = self.title(f"host {host}")
-            jobs.append(_Job(file_name, title, parts, grid.columns))
+            jobs.append(_Job(file_name, title, parts, grid.columns, host=host))
         return jobs
 
     def fleet_jobs(
@@ -263,7 +285,7 @@ class _Painter:
             pages = len(groups)
             name = "fleet" if pages == 1 else f"fleet-{number}"
             title = self.title("fleet", number, pages)
-            jobs.append(_Job(name, title, parts, grid.columns))
+            jobs.append(_Job(name, title, parts, grid.columns, kind="fleet"))
         return jobs
 
     def split_fleet(
@@ -294,7 +316,10 @@ class _Painter:
         )
 
     def legend_job(self, legend_layout: layout.Layout) -> _Job:
-        return _Job("legend", self.title("legend"), (legend_layout,), 1, False)
+        return _Job(
+            "legend", self.title("legend"), (legend_layout,), 1, "legend",
+            write_dot=False,
+        )
 
     # Drawing and measuring.
 
@@ -329,6 +354,8 @@ class _Painter:
             width_px,
             height_px,
             smallest,
+            job.kind,
+            job.host,
         )
 
     def _dpi_within_limits(self, name: str, width_pt: float, height_pt: float) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 
 from bot.model import Container, HostFailure, HostInventory, PublishedPort, Snapshot
 
@@ -65,8 +65,20 @@ class WhereMatch:
 
 
 @dataclass(frozen=True)
+class LastCollection:
+    """A host not collected now, searched as it was when last collected."""
+
+    host: str
+    collected_at: datetime
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
 class WhereAnswer:
-    """Everything a where-answer shows, as plain values."""
+    """Everything a where-answer shows, as plain values.
+
+    ``zone`` is the fleet's time zone, for the times of ``stand_ins``.
+    """
 
     term: str
     matches: list[WhereMatch]
@@ -75,6 +87,8 @@ class WhereAnswer:
     suggestions: list[str] = field(default_factory=list)
     failures: list[HostFailure] = field(default_factory=list)
     host_count: int = 0
+    stand_ins: tuple[LastCollection, ...] = ()
+    zone: tzinfo = timezone.utc
 
 
 def describe_age(then: datetime, now: datetime) -> str:
@@ -115,7 +129,15 @@ def echo_as_code(text: str) -> str:
 
 
 def render_where(answer: WhereAnswer) -> str:
-    """The answer to ``where <term>``: each match with host, state, image, URLs."""
+    """The answer to ``where <term>``: each match with host, state, image, URLs.
+
+    Hosts answered for by their last successful collection are named at the end.
+    """
+    notes = [_stand_in_note(stand_in, answer) for stand_in in answer.stand_ins]
+    return "\n\n".join([_where_results(answer), *notes])
+
+
+def _where_results(answer: WhereAnswer) -> str:
     age = f"inventory collected {describe_age(answer.collected_at, answer.now)}"
     if not answer.matches:
         lines = [f"Nothing matches {_quote(answer.term)} ({age}, "
@@ -284,6 +306,16 @@ def _failure_notes(failures: list[HostFailure]) -> list[str]:
         f"{_escape(_sentence(f.reason))}"
         for f in failures
     ]
+
+
+def _stand_in_note(stand_in: LastCollection, answer: WhereAnswer) -> str:
+    collected_at, now = stand_in.collected_at, answer.now
+    return (
+        f"Results for host {_code(stand_in.host)} are from its last successful "
+        f"collection, {describe_age(collected_at, now)} "
+        f"({format_time(collected_at, answer.zone)}): it was not collected "
+        f"{describe_age(stand_in.failed_at, now)}. `status` says why."
+    )
 
 
 def _last_attempt(status: HostStatus, now: datetime) -> str:

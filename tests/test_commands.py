@@ -15,6 +15,7 @@ from bot.commands import (
     strip_mention,
 )
 from bot.errors import UnknownCommand
+from bot.last_collected import StandIn
 from bot.model import (
     Container,
     HostFailure,
@@ -26,7 +27,12 @@ from bot.model import (
     Route,
     Snapshot,
 )
-from bot.settings import HostSettings, MattermostSettings, Settings
+from bot.settings import (
+    HostSettings,
+    MattermostSettings,
+    ScheduleSettings,
+    Settings,
+)
 from renderers.text import HostStatus
 
 NOW = datetime(2025, 3, 12, 9, 0, tzinfo=timezone.utc)
@@ -191,6 +197,33 @@ def test_where_names_hosts_that_were_not_searched() -> None:
         "Host `backup` was not searched, as it was not collected: the engine did "
         "not answer within 15 s." in reply.text
     )
+
+
+def test_where_says_which_hosts_are_searched_as_last_collected() -> None:
+    """A host down now is searched as it was; the answer says when, in local time."""
+    snapshot = _snapshot()
+    media = snapshot.inventory.hosts[0]
+    failure = HostFailure(host="media", kind="unreachable", reason="refused",
+                          failed_at=NOW - timedelta(minutes=1))
+    settings = _settings().model_copy(
+        update={"schedule": ScheduleSettings(timezone="Europe/Berlin")}
+    )
+    knowledge = _knowledge(settings, stand_ins=(StandIn(media, failure),))
+
+    reply = handle_text("where jellyfin", ALICE, knowledge)
+
+    assert "`jellyfin`: running" in reply.text
+    assert reply.text.endswith(
+        "\n\nResults for host `media` are from its last successful collection, "
+        "4 minutes ago (12 Mar 09:56 CET): it was not collected 1 minute ago. "
+        "`status` says why."
+    )
+
+
+def test_where_without_stand_ins_says_nothing_of_older_results() -> None:
+    reply = handle_text("where jellyfin", ALICE, _knowledge())
+
+    assert "last successful collection" not in reply.text
 
 
 def test_where_before_first_collection_asks_to_wait() -> None:

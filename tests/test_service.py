@@ -12,17 +12,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.errors import HostUnreachable
 from bot.mattermost import ChatClient
 from bot.scheduler import DAILY_POST, REFRESH
-from bot.service import Service, SharedRender
+from bot.renders import SharedRender
+from bot.service import Service
 from bot.settings import HostSettings, MattermostSettings, ScheduleSettings, Settings
 from tests.conftest import Fleet
 from tests.dockerd import Daemon
@@ -349,53 +348,6 @@ def test_render_of_one_host_joining_a_fleet_render_says_the_fleet_is_drawn(
     assert _file_names(chat_server, pictures)[0] == "fleet.png"
     assert "| general | " in pictures["message"]
     assert service.renders.started_count == 1
-
-
-def test_shared_render_joins_a_running_render_and_hands_both_the_result() -> None:
-    """Plain values: a second request while one runs waits for the same result."""
-    release = threading.Event()
-    entered = threading.Event()
-
-    def render(hosts: list[str] | None) -> Any:
-        entered.set()
-        assert release.wait(WAIT_SECONDS)
-        return ("result", hosts)
-
-    shared = SharedRender(render)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(shared.run, ["media"])
-        assert entered.wait(WAIT_SECONDS)
-        second = pool.submit(shared.run, ["media"])
-        _wait_until(lambda: shared.is_running(["media"]), "the first render")
-        release.set()
-
-        assert first.result() is second.result()
-    assert shared.started_count == 1
-
-
-def test_shared_render_of_the_fleet_answers_a_request_for_one_host() -> None:
-    release = threading.Event()
-    shared = SharedRender(lambda hosts: release.wait(WAIT_SECONDS) and hosts)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fleet_render = pool.submit(shared.run, None)
-        _wait_until(lambda: shared.is_running(None), "the fleet render")
-
-        assert shared.is_running(["media"])
-        one_host = pool.submit(shared.run, ["media"])
-        release.set()
-        assert one_host.result() is fleet_render.result()
-    assert shared.started_count == 1
-
-
-def test_failed_render_is_reported_to_every_asker() -> None:
-    def render(hosts: list[str] | None) -> Any:
-        raise HostUnreachable("media", "refused")
-
-    shared = SharedRender(render)
-
-    with pytest.raises(HostUnreachable):
-        shared.run(None)
-    assert not shared.is_running(None)
 
 
 def _run_command(

@@ -138,6 +138,38 @@ def test_host_names_become_safe_distinct_file_names(tmp_path: Path) -> None:
     assert len({p.name for p in paths}) == len(paths)
 
 
+def test_report_tells_each_pictures_kind_and_host(tmp_path: Path) -> None:
+    """A host named "fleet" is still a host picture, under a safe file name."""
+    snapshot = _sample()
+    hosts = [snapshot.inventory.hosts[0].model_copy(update={"host": "fleet"})]
+    inventory = snapshot.inventory.model_copy(update={"hosts": hosts})
+
+    report = render_pictures(
+        snapshot.model_copy(update={"inventory": inventory}), tmp_path, OPTIONS
+    )
+
+    assert report.png_by_host == {"fleet": tmp_path / "fleet-host2.png"}
+    assert report.pngs("fleet") == [tmp_path / "fleet.png"]
+    assert report.pngs("legend") == [tmp_path / "legend.png"]
+
+
+def test_without_the_fleet_picture_only_hosts_and_legend_are_drawn(
+    tmp_path: Path,
+) -> None:
+    """For a render of a few hosts: no fleet file, and the page still has each host."""
+    snapshot = _sample()
+
+    report = render_pictures(snapshot, tmp_path, OPTIONS, draw_fleet=False)
+
+    assert report.fleet_pages == 0 and report.pngs("fleet") == []
+    assert not list(tmp_path.glob("fleet*"))
+    assert sorted(report.png_by_host) == sorted(snapshot.inventory.host_names)
+    assert all(path.is_file() for path in report.png_by_host.values())
+    assert report.pngs("legend") == [tmp_path / "legend.png"]
+    page = (tmp_path / "index.html").read_text("utf-8")
+    assert all(html.escape(h.host) in page for h in snapshot.inventory.hosts)
+
+
 @pytest.mark.parametrize("fleet", ["A", "B", "C"])
 def test_generated_fleet_pictures_stay_readable(fleet: str, tmp_path: Path) -> None:
     """Issue 5: aspect within 1:2.5..2.5:1, at most 7680x4320 pixels, text >= 10 px."""

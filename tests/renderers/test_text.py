@@ -18,6 +18,7 @@ from bot.model import (
 )
 from renderers.text import (
     HostStatus,
+    LastCollection,
     MatchedField,
     WhereAnswer,
     WhereMatch,
@@ -288,6 +289,31 @@ def test_failure_reason_without_a_full_stop_gets_one() -> None:
                          failures=[failure])
 
     assert render_where(answer).endswith("not collected: no answer.")
+
+
+def test_where_ends_with_a_note_per_host_answered_from_its_last_collection() -> None:
+    """Each note is its own paragraph, after the failures, times in the fleet's zone."""
+    failure = HostFailure(host="far", kind="timeout", reason="no answer",
+                          failed_at=NOW)
+    stand_ins = (
+        LastCollection("attic", NOW - timedelta(hours=2), NOW - timedelta(minutes=5)),
+        LastCollection("cellar", NOW - timedelta(days=1), NOW),
+    )
+    answer = WhereAnswer(term="x", matches=[], collected_at=NOW, now=NOW,
+                         failures=[failure], stand_ins=stand_ins, zone=BERLIN)
+
+    paragraphs = render_where(answer).split("\n\n")
+
+    assert paragraphs[-3].endswith("not collected: no answer.")
+    assert paragraphs[-2] == (
+        "Results for host `attic` are from its last successful collection, "
+        "2 hours ago (12 Mar 06:00 CET): it was not collected 5 minutes ago. "
+        "`status` says why."
+    )
+    assert paragraphs[-1].startswith(
+        "Results for host `cellar` are from its last successful collection, "
+        "1 day ago (11 Mar 08:00 CET): it was not collected just now."
+    )
 
 
 def test_where_says_what_matched_besides_the_name() -> None:
