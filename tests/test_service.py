@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from bot.mattermost import ChatClient
-from bot.scheduler import DAILY_POST, REFRESH
 from bot.renders import SharedRender
+from bot.scheduler import DAILY_POST, REFRESH
 from bot.service import Service
 from bot.settings import HostSettings, MattermostSettings, ScheduleSettings, Settings
 from tests.conftest import Fleet
