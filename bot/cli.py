@@ -3,7 +3,7 @@
 Exit status: 0 when everything worked, 1 when a host could not be collected (or
 a certificate needs attention, for ``certs``), 2 when the settings, the
 command line, a snapshot file given to ``--from`` or the output folder cannot
-be used.
+be used, 70 when graphbot itself failed (a bug; the traceback is logged).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_HOST_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_HOST_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 70
 QUIET_LIBRARIES = ("apscheduler", "mattermostdriver", "urllib3", "docker", "websockets")
 
 
@@ -52,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_HOST_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # A bug, not bad input: its traceback goes to the log once.
+        log.exception("graphbot failed unexpectedly")
+        print(
+            "graphbot: the command failed because of a bug in graphbot; the "
+            "traceback above says where. Please report it with that traceback.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -262,3 +262,22 @@ def test_options_work_after_the_command_name_too(no_engine: Path) -> None:
 
     assert status == 0
     assert (no_engine / "after" / "fleet.png").is_file()
+
+
+def test_a_bug_is_reported_once_with_its_traceback_and_exit_70(
+    no_engine: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """An unexpected failure is not dressed up as bad input."""
+    from bot import pipeline
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(pipeline, "publish", broken)
+
+    status = cli.main(["render"])
+
+    err = capsys.readouterr().err
+    assert status == 70
+    assert err.count("Traceback") == 1 and "renderer exploded" in err
+    assert "a bug in graphbot" in err
