@@ -14,6 +14,8 @@ from pathlib import Path
 
 from bot.model import Snapshot
 from renderers.options import RenderOptions
+from renderers.page_assets import SCRIPT, STYLE
+from renderers.page_links import url_list
 from renderers.picture import format_time
 
 _PROLOGUE = re.compile(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->", re.DOTALL)
@@ -51,8 +53,9 @@ def write_page(
         failures=_failures(snapshot),
         nav=_navigation(parts),
         sections="\n".join(sections),
-        style=_STYLE,
-        script=_SCRIPT,
+        urls=url_list(snapshot),
+        style=STYLE,
+        script=SCRIPT,
     )
     path = output_dir / "index.html"
     path.write_text(document, encoding="utf-8")
@@ -124,6 +127,9 @@ _TEMPLATE = """<!DOCTYPE html>
 <button id="next" type="button">next</button>
 <span id="found" aria-live="polite"></span>
 </form>
+<ul id="results" aria-label="URLs of the containers found" hidden>
+{urls}
+</ul>
 <nav>{nav}</nav>
 <p class="help">Drag to move, wheel to zoom; the search centres each match.</p>
 </header>
@@ -133,154 +139,4 @@ _TEMPLATE = """<!DOCTYPE html>
 <script>{script}</script>
 </body>
 </html>
-"""
-
-_STYLE = """
-body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; color: #263238; }
-header { padding: 0.6em 1em; background: #eceff1; position: sticky; top: 0;
-  z-index: 2; border-bottom: 1px solid #b0bec5; }
-h1 { font-size: 1.4em; margin: 0; } h2 { font-size: 1.1em; margin: 0.4em 0; }
-header p { margin: 0.2em 0; }
-.sample { color: #c62828; font-weight: bold; }
-.failures { color: #c62828; }
-#query { width: 24em; font-size: 1em; padding: 0.2em; }
-section.picture { padding: 0.5em 1em; }
-.viewport { height: 75vh; border: 1px solid #b0bec5; overflow: hidden;
-  cursor: grab; background: white; touch-action: none; }
-section.legend .viewport { height: 40vh; }
-.viewport.dragging { cursor: grabbing; }
-.viewport svg { display: block; user-select: none; }
-.tools button { min-width: 2.2em; }
-g.hit polygon, g.hit path, g.hit ellipse, g.hit polyline {
-  stroke: #ff1744 !important; stroke-width: 4px !important; }
-g.hit { filter: drop-shadow(0 0 6px #ff1744); }
-g.hit.current polygon, g.hit.current path { stroke-width: 7px !important; }
-"""
-
-_SCRIPT = r"""
-(function () {
-  "use strict";
-  const XLINK = "http://www.w3.org/1999/xlink";
-  const views = Array.from(document.querySelectorAll(".viewport")).map(makeView);
-  let hits = [];
-  let current = -1;
-
-  function makeView(div) {
-    const svg = div.querySelector("svg");
-    const box = svg.viewBox.baseVal;
-    const home = { x: box.x, y: box.y, w: box.width, h: box.height };
-    const view = { div: div, svg: svg, home: home, now: Object.assign({}, home) };
-    view.apply = function () {
-      const n = view.now;
-      svg.setAttribute("viewBox", n.x + " " + n.y + " " + n.w + " " + n.h);
-    };
-    view.zoom = function (factor, cx, cy) {
-      const n = view.now;
-      if (cx === undefined) { cx = n.x + n.w / 2; cy = n.y + n.h / 2; }
-      n.x = cx - (cx - n.x) * factor; n.y = cy - (cy - n.y) * factor;
-      n.w *= factor; n.h *= factor; view.apply();
-    };
-    view.toUser = function (clientX, clientY) {
-      const point = svg.createSVGPoint();
-      point.x = clientX; point.y = clientY;
-      return point.matrixTransform(svg.getScreenCTM().inverse());
-    };
-    div.addEventListener("wheel", function (event) {
-      event.preventDefault();
-      const p = view.toUser(event.clientX, event.clientY);
-      view.zoom(event.deltaY < 0 ? 0.8 : 1.25, p.x, p.y);
-    }, { passive: false });
-    let last = null;
-    div.addEventListener("pointerdown", function (event) {
-      last = { x: event.clientX, y: event.clientY };
-      div.classList.add("dragging"); div.setPointerCapture(event.pointerId);
-    });
-    div.addEventListener("pointermove", function (event) {
-      if (!last) { return; }
-      const m = svg.getScreenCTM();
-      view.now.x -= (event.clientX - last.x) / m.a;
-      view.now.y -= (event.clientY - last.y) / m.d;
-      last = { x: event.clientX, y: event.clientY }; view.apply();
-    });
-    function stop() { last = null; div.classList.remove("dragging"); }
-    div.addEventListener("pointerup", stop);
-    div.addEventListener("pointercancel", stop);
-    const tools = div.parentElement.querySelector(".tools");
-    tools.addEventListener("click", function (event) {
-      const kind = event.target.getAttribute("data-zoom");
-      if (kind === "in") { view.zoom(0.8); }
-      if (kind === "out") { view.zoom(1.25); }
-      if (kind === "reset") { view.now = Object.assign({}, home); view.apply(); }
-    });
-    return view;
-  }
-
-  function searchableText(group) {
-    let text = group.textContent;
-    group.querySelectorAll("a").forEach(function (link) {
-      const tip = link.getAttributeNS(XLINK, "title") || link.getAttribute("title");
-      text += " " + (tip || "");
-    });
-    return text.toLowerCase();
-  }
-
-  function centre(view, element) {
-    const box = element.getBBox();
-    const m = view.svg.getScreenCTM().inverse().multiply(element.getScreenCTM());
-    const corner = view.svg.createSVGPoint();
-    corner.x = box.x; corner.y = box.y;
-    const a = corner.matrixTransform(m);
-    corner.x = box.x + box.width; corner.y = box.y + box.height;
-    const b = corner.matrixTransform(m);
-    const rect = view.div.getBoundingClientRect();
-    const ratio = rect.height / Math.max(rect.width, 1);
-    const w = Math.min(view.home.w, Math.max((b.x - a.x) * 5, 600));
-    const h = w * ratio;
-    view.now = { x: (a.x + b.x) / 2 - w / 2, y: (a.y + b.y) / 2 - h / 2, w: w, h: h };
-    view.apply();
-  }
-
-  function show(index) {
-    hits.forEach(function (hit) { hit.element.classList.remove("current"); });
-    if (!hits.length) { return; }
-    current = index % hits.length;
-    const hit = hits[current];
-    hit.element.classList.add("current");
-    centre(hit.view, hit.element);
-    hit.view.div.scrollIntoView({ block: "center" });
-    document.getElementById("found").textContent =
-      (current + 1) + " of " + hits.length + " found";
-  }
-
-  function search() {
-    const query = document.getElementById("query").value.trim().toLowerCase();
-    document.querySelectorAll("g.hit").forEach(function (g) {
-      g.classList.remove("hit", "current");
-    });
-    hits = []; current = -1;
-    document.getElementById("found").textContent = "";
-    if (query.length < 2) { return; }
-    views.forEach(function (view) {
-      let first = true;
-      view.svg.querySelectorAll("g.node").forEach(function (group) {
-        if (searchableText(group).indexOf(query) < 0) { return; }
-        group.classList.add("hit");
-        hits.push({ view: view, element: group, first: first });
-        first = false;
-      });
-      const firstHit = hits.find(function (h) { return h.view === view; });
-      if (firstHit) { centre(view, firstHit.element); }
-    });
-    if (hits.length) { show(0); }
-    else { document.getElementById("found").textContent = "nothing found"; }
-  }
-
-  document.getElementById("query").addEventListener("input", search);
-  document.getElementById("query").addEventListener("keydown", function (event) {
-    if (event.key === "Enter") { event.preventDefault(); show(current + 1); }
-  });
-  document.getElementById("next").addEventListener("click", function () {
-    show(current + 1);
-  });
-})();
 """

@@ -13,11 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import HostFailure, Snapshot
+from bot.model import HostFailure, Inventory, Snapshot
 from renderers.diagram import host_graph
 from renderers.options import RenderOptions
-from renderers.publish import render_pictures, write_pictures
-from tests.renderers.conftest import WHEN, Drawing, svg_texts, text_lines
+from renderers.publish import in_page_order, render_pictures, write_pictures
+from tests.renderers.conftest import (
+    WHEN,
+    Drawing,
+    attached,
+    container,
+    host,
+    svg_texts,
+    text_lines,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
@@ -153,6 +161,32 @@ def test_report_tells_each_pictures_kind_and_host(tmp_path: Path) -> None:
     assert report.pngs("legend") == [tmp_path / "legend.png"]
 
 
+def test_fleet_pages_follow_page_numbers_past_nine(tmp_path: Path) -> None:
+    """With twelve fleet pages, page 2 comes before page 10 in the report and page."""
+    hosts = [
+        host(f"h{n:02d}", [container(f"app{n}", networks=attached("web"))], ["web"])
+        for n in range(12)
+    ]
+    snapshot = Snapshot(
+        collected_at=WHEN, inventory=Inventory(organization="t", hosts=hosts)
+    )
+    # Room for one small host and the legend per picture, not two hosts.
+    options = RenderOptions(max_pixels=600_000)
+
+    report = render_pictures(snapshot, tmp_path, options)
+
+    assert report.fleet_pages == 12
+    expected = [tmp_path / f"fleet-{n}.png" for n in range(1, 13)]
+    assert report.pngs("fleet") == expected
+    by_file_name = sorted(report.pictures, key=lambda picture: picture.name)
+    assert in_page_order(by_file_name) == report.pictures
+    page = (tmp_path / "index.html").read_text("utf-8")
+    sections = [page.index(f"page {n} of 12") for n in range(1, 13)]
+    assert sections == sorted(sections)
+    second = (tmp_path / "fleet-2.svg").read_text("utf-8")
+    assert "page 2 of 12" in second
+
+
 def test_without_the_fleet_picture_only_hosts_and_legend_are_drawn(
     tmp_path: Path,
 ) -> None:
@@ -246,7 +280,7 @@ def test_host_graphviz_cannot_lay_out_is_a_notice_and_others_are_drawn(
     options = RenderOptions(dot_timeout_seconds=5)
     out = tmp_path / "out"
 
-    with caplog.at_level(logging.WARNING, logger="renderers.publish"):
+    with caplog.at_level(logging.WARNING, logger="renderers.painter"):
         report = render_pictures(
             snapshot.model_copy(update={"inventory": inventory}), out, options
         )
