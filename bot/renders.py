@@ -84,7 +84,8 @@ def pictures(result: RenderResult) -> list[Path]:
     """
     failed = set(result.failed_hosts)
     hosts = [png for host, png in result.png_by_host.items() if host not in failed]
-    shown = [*sorted(result.fleet_pngs, key=_by_name), *sorted(hosts, key=_by_name)]
+    # Fleet pages arrive in page order (fleet-2 before fleet-10).
+    shown = [*result.fleet_pngs, *sorted(hosts, key=_by_name)]
     if not shown:
         return []
     return shown + ([result.legend_png] if result.legend_png else [])
