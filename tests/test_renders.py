@@ -107,14 +107,14 @@ def test_joining_a_render_of_the_same_hosts_names_them() -> None:
 def test_pictures_put_the_fleet_first_hosts_by_name_and_the_legend_last() -> None:
     result = _result(
         {"web": "web", "Media": "Media", "attic": "attic"},
-        fleet=["fleet-2", "fleet-1"],
+        fleet=["fleet-1", "fleet-2", "fleet-10"],  # in page order, as drawn
         failed=("attic",),
     )
 
     names = [path.name for path in pictures(result)]
 
-    assert names == ["fleet-1.png", "fleet-2.png", "Media.png", "web.png",
-                     "legend.png"]
+    assert names == ["fleet-1.png", "fleet-2.png", "fleet-10.png", "Media.png",
+                     "web.png", "legend.png"]
 
 
 def test_pictures_leave_out_a_legend_that_would_be_alone() -> None:
