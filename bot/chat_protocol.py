@@ -1,13 +1,15 @@
-"""What the bot reads from Mattermost: the server URL as written, posted events.
+"""What the bot reads from Mattermost: the server URL as written, posts for the bot.
 
-Pure; no I/O. ``bot.mattermost`` connects with the ``ServerAddress`` and hands
-each WebSocket event to ``read_posted_event``.
+Pure; no I/O. ``bot.mattermost`` connects with the ``ServerAddress``, hands each
+WebSocket event to ``read_posted_event`` and each post fetched after a reconnect to
+``read_post``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -102,19 +104,68 @@ def read_posted_event(
     except (KeyError, TypeError, ValueError):
         log.debug("A posted event without a readable post was skipped.")
         return None
+    return read_post(
+        post,
+        bot_user_id,
+        channel_type=data.get("channel_type", ""),
+        sender_name=data.get("sender_name", ""),
+        mentions_bot=bot_user_id in mentions,
+    )
+
+
+def posted_at_ms(event: dict[str, Any]) -> int:
+    """When the post of a ``posted`` event was created (server ms), or 0."""
+    if event.get("event") != "posted":
+        return 0
+    try:
+        created = json.loads(event["data"]["post"]).get("create_at", 0)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 0
+    return created if isinstance(created, int) else 0
+
+
+def read_post(
+    post: dict[str, Any],
+    bot_user_id: str,
+    *,
+    channel_type: str,
+    sender_name: str,
+    mentions_bot: bool,
+) -> IncomingMessage | None:
+    """Turn a post into a message for the bot, or None if it is not addressed to it.
+
+    Posts of the bot itself, of other bots and system posts (joins, header changes)
+    are never messages for the bot.
+    """
     is_from_bot = str(post.get("props", {}).get("from_bot", "")).lower() == "true"
     if post.get("user_id") == bot_user_id or is_from_bot or post.get("type"):
         return None
-    channel_type = data.get("channel_type", "")
-    message = IncomingMessage(
-        post_id=post["id"],
-        root_id=post.get("root_id", ""),
-        channel_id=post["channel_id"],
-        channel_type=channel_type,
-        user_id=post["user_id"],
-        user_name=data.get("sender_name", "").lstrip("@"),
-        text=post.get("message", ""),
-        is_direct=channel_type == "D",
-        mentions_bot=bot_user_id in mentions,
-    )
+    try:
+        message = IncomingMessage(
+            post_id=post["id"],
+            root_id=post.get("root_id", ""),
+            channel_id=post["channel_id"],
+            channel_type=channel_type,
+            user_id=post["user_id"],
+            user_name=sender_name.lstrip("@"),
+            text=post.get("message", ""),
+            is_direct=channel_type == "D",
+            mentions_bot=mentions_bot,
+        )
+    except KeyError:
+        log.debug("A post without id, channel or author was skipped.")
+        return None
     return message if message.is_direct or message.mentions_bot else None
+
+
+def mentions_user(text: str, user_name: str) -> bool:
+    """Tell whether ``text`` mentions ``@user_name``, as the server would notify it.
+
+    Used for posts fetched over REST, which, unlike ``posted`` events, carry no list
+    of mentioned users. ``@channel``, ``@all`` and ``@here`` are not counted, so a
+    question asked that way while the bot was away stays unanswered.
+    """
+    if not user_name:
+        return False
+    pattern = rf"(?<![\w@.-])@{re.escape(user_name)}(?![\w-]|\.[\w-])"
+    return re.search(pattern, text, re.IGNORECASE) is not None

@@ -14,8 +14,10 @@ import logging
 import re
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,19 @@ from mattermostdriver import exceptions as driver_errors
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
+from bot.catch_up import (
+    CATCH_UP_MAX_AGE_SECONDS,
+    CATCH_UP_MAX_PER_CHANNEL,
+    SeenPosts,
+    newest_per_channel,
+    read_missed_posts,
+)
 from bot.chat_limits import DEFAULT_MAX_FILE_BYTES, plan_posts
 from bot.chat_protocol import (
     IncomingMessage,
     ServerAddress,
     parse_server_url,
+    posted_at_ms,
     read_posted_event,
 )
 from bot.errors import ChatUnavailable
@@ -68,6 +78,9 @@ class ChatClient:
         self._listener: _EventListener | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reconnect_max_seconds = reconnect_max_seconds
+        self._seen = SeenPosts()
+        self._has_listened = False
+        self._user_name_by_id: dict[str, str] = {}
         # The driver logs every refused request at ERROR; each is translated and
         # reported here instead, once, in the user's words.
         logging.getLogger("mattermostdriver.websocket").setLevel(logging.CRITICAL)
@@ -216,6 +229,7 @@ class ChatClient:
             self._token,
             context,
             lambda event: self._on_event(event, handler),
+            lambda: self._on_open(handler),
             self._reconnect_max_seconds,
         )
         self._listener.start()
@@ -236,8 +250,13 @@ class ChatClient:
             self._executor = None
 
     def _on_event(self, event: dict[str, Any], handler: MessageHandler) -> None:
+        self._seen.take_time(posted_at_ms(event))
         message = read_posted_event(event, self.bot_user_id)
-        if message is None or self._executor is None:
+        if message is not None and self._seen.take(message.post_id):
+            self._submit(handler, message)
+
+    def _submit(self, handler: MessageHandler, message: IncomingMessage) -> None:
+        if self._executor is None:
             return
         log.debug(
             "Message %s from @%s in %s.",
@@ -246,6 +265,81 @@ class ChatClient:
             message.channel_id,
         )
         self._executor.submit(_run_handler, handler, message)
+
+    # -- catching up after a reconnect -----------------------------------------
+
+    def _on_open(self, handler: MessageHandler) -> None:
+        # Runs in the WebSocket thread before the next event is read, so the start
+        # of the catch-up is fixed before new posts move it.
+        now_ms = int(time.time() * 1000)
+        if not self._has_listened:
+            self._has_listened = True
+            self._seen.start_listening(now_ms)
+            return
+        since_ms = self._seen.catch_up_since_ms(now_ms, CATCH_UP_MAX_AGE_SECONDS)
+        if self._executor is not None:
+            self._executor.submit(self._catch_up, handler, since_ms)
+
+    def _catch_up(self, handler: MessageHandler, since_ms: int) -> None:
+        try:
+            missed, channel_count = self._fetch_missed(since_ms)
+            kept, cut = newest_per_channel(missed, CATCH_UP_MAX_PER_CHANNEL)
+            kept = [replace(m, user_name=self._user_name(m.user_id)) for m in kept]
+        except ChatUnavailable as exc:
+            log.warning(
+                "Posts made while the WebSocket was down were not fetched, so "
+                "questions asked then stay unanswered: %s",
+                exc,
+            )
+            return
+        except Exception:  # a bug: the executor would otherwise swallow it
+            log.exception("Catching up on posts after reconnecting failed.")
+            return
+        log.info(
+            "Caught up after reconnecting: %d posts for the bot were made while the "
+            "WebSocket was down (%d channels checked; %d older ones beyond %d per "
+            "channel skipped).",
+            len(kept),
+            channel_count,
+            cut,
+            CATCH_UP_MAX_PER_CHANNEL,
+        )
+        for message in kept:
+            self._submit(handler, message)
+
+    def _fetch_missed(self, since_ms: int) -> tuple[list[IncomingMessage], int]:
+        # /users/me/channels lists the channels of every team and the direct and
+        # group channels (server 6.1 and later), as the WebSocket delivers them.
+        channels = self._call(
+            "list the bot's channels", self._driver.client.get, "/users/me/channels"
+        )
+        missed = [
+            message
+            for channel in channels
+            for message in read_missed_posts(
+                self._posts_since(channel["id"], since_ms),
+                channel.get("type", ""),
+                since_ms,
+                self._seen,
+                self.bot_user_id,
+                self.bot_user_name,
+            )
+        ]
+        return missed, len(channels)
+
+    def _posts_since(self, channel_id: str, since_ms: int) -> dict[str, Any]:
+        return self._call(
+            "fetch missed posts",
+            self._driver.posts.get_posts_for_channel,
+            channel_id,
+            {"since": since_ms},
+        )
+
+    def _user_name(self, user_id: str) -> str:
+        if user_id not in self._user_name_by_id:
+            user = self._call("find a user", self._driver.users.get_user, user_id)
+            self._user_name_by_id[user_id] = user["username"]
+        return self._user_name_by_id[user_id]
 
     # -- errors ----------------------------------------------------------------
 
@@ -299,6 +393,7 @@ class _EventListener:
         token: str,
         context: ssl.SSLContext | None,
         on_event: Callable[[dict[str, Any]], None],
+        on_open: Callable[[], None],
         max_delay_seconds: float,
     ) -> None:
         self.is_listening = threading.Event()
@@ -306,6 +401,7 @@ class _EventListener:
         self._token = token
         self._context = context
         self._on_event = on_event
+        self._on_open = on_open
         self._max_delay_seconds = max_delay_seconds
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
@@ -367,14 +463,12 @@ class _EventListener:
             await self._receive(websocket)
 
     async def _receive(self, websocket: ClientConnection) -> None:
-        # Posts made while the connection was down are not fetched afterwards, so a
-        # mention sent during a server restart goes unanswered; the sender must ask
-        # again.
         async for raw in websocket:
             event = json.loads(raw)
             if event.get("seq_reply") == 1 and event.get("status") != "OK":
                 raise _TokenRefused()
             if event.get("event") == "hello":
+                self._on_open()
                 self.is_listening.set()
                 log.info("Listening to Mattermost events at %s.", self._address.url)
             elif "event" in event:

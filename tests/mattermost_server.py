@@ -247,12 +247,46 @@ class MattermostServer:
         return f"{scheme}://127.0.0.1:{self._port}{self.sub_path}"
 
     def user_posts(
-        self, text: str, channel: str, as_user: User | str, root_id: str | None = None
+        self,
+        text: str,
+        channel: str,
+        as_user: User | str,
+        root_id: str | None = None,
+        *,
+        create_at: int | None = None,
     ) -> dict[str, Any]:
-        """Post as a person (or another bot) and push the ``posted`` event."""
+        """Post as a person (or another bot) and push the ``posted`` event.
+
+        ``create_at`` (ms) backdates the post, as if it had been made back then.
+        """
         user = self.user(as_user) if isinstance(as_user, str) else as_user
         channel_id = self.channel(channel)["id"]
-        return self._call(self._create_post(user, channel_id, text, root_id or "", []))
+        return self._call(
+            self._create_post(
+                user, channel_id, text, root_id or "", [], create_at=create_at
+            )
+        )
+
+    def add_post_without_event(
+        self,
+        text: str,
+        channel: str,
+        as_user: User | str,
+        *,
+        create_at: int | None = None,
+    ) -> dict[str, Any]:
+        """Store a post but push no event: a post the bot's WebSocket never saw.
+
+        Works while the server is stopped, as if the post had been made on another
+        node of the cluster during the restart.
+        """
+        user = self.user(as_user) if isinstance(as_user, str) else as_user
+        channel_ = self._member_channel(user, self.channel(channel)["id"])
+
+        async def store() -> dict[str, Any]:
+            return self._store_post(user, channel_, text, "", [], {}, create_at)
+
+        return self._call(store())
 
     def posts_in(self, channel: str) -> list[dict[str, Any]]:
         """The posts of a channel, oldest first."""
@@ -424,6 +458,12 @@ class MattermostServer:
                 True,
             ),
             ("GET", "/api/v4/channels/(?P<channel_id>[^/]+)", self._get_channel, True),
+            (
+                "GET",
+                "/api/v4/users/(?P<user_id>[^/]+)/channels",
+                self._channels_of_user,
+                True,
+            ),
             ("POST", "/api/v4/channels/direct", self._create_direct, True),
             (
                 "GET",
@@ -489,13 +529,44 @@ class MattermostServer:
         one, other = (self.users[uid] for uid in body)
         return 201, _public(self.channels[self.direct_channel(one, other)])
 
+    async def _channels_of_user(self, request, user, params, body) -> tuple[int, Any]:
+        if params["user_id"] not in ("me", user.id):
+            raise ApiError(
+                403,
+                "api.context.permissions.app_error",
+                "You do not have the appropriate permissions.",
+            )
+        found = [c for c in self.channels.values() if self._is_member(user, c)]
+        return 200, [_public(c) for c in found]
+
     async def _channel_posts(self, request, user, params, body) -> tuple[int, Any]:
         channel = self._member_channel(user, params["channel_id"])
         posts = self.posts_in(channel["id"])
+        if "since" in request.query:
+            posts = self._posts_changed_since(request.query, posts)
         return 200, {
             "order": [p["id"] for p in reversed(posts)],
             "posts": {p["id"]: p for p in posts},
         }
+
+    def _posts_changed_since(
+        self, query: Any, posts: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        # As the real server: posts changed (created, edited, deleted) after the
+        # time, at most 1000, and no paging alongside.
+        if {"before", "after", "page", "per_page"} & set(query):
+            raise ApiError(
+                400,
+                "api.context.invalid_url_param.app_error",
+                "since must not be used with before, after, page or per_page.",
+            )
+        try:
+            since = int(query["since"])
+        except ValueError:
+            raise ApiError(
+                400, "api.context.invalid_url_param.app_error", "Invalid since."
+            ) from None
+        return [p for p in posts if p["update_at"] > since][:1000]
 
     async def _post(self, request, user, params, body) -> tuple[int, Any]:
         post = await self._create_post(
@@ -592,6 +663,7 @@ class MattermostServer:
         root_id: str,
         file_ids: list[str],
         props: dict[str, Any] | None = None,
+        create_at: int | None = None,
     ) -> dict[str, Any]:
         channel = self._member_channel(user, channel_id)
         if len(message) > MAX_MESSAGE_CHARS:
@@ -612,14 +684,18 @@ class MattermostServer:
                 raise ApiError(
                     400, "api.post.create_post.file_ids.app_error", "Invalid file ids."
                 )
-        post = self._store_post(user, channel, message, root_id, file_ids, props or {})
+        post = self._store_post(
+            user, channel, message, root_id, file_ids, props or {}, create_at
+        )
         await self._broadcast_posted(user, channel, post)
         return post
 
     def _store_post(
-        self, user, channel, message, root_id, file_ids, props
+        self, user, channel, message, root_id, file_ids, props, create_at=None
     ) -> dict[str, Any]:
         now = int(time.time() * 1000) + len(self.posts)  # keeps creation order strict
+        if create_at is not None:
+            now = create_at
         props = dict(props)
         if user.is_bot:
             props["from_bot"] = "true"

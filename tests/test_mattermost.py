@@ -7,6 +7,7 @@ import logging
 import queue
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from bot.catch_up import SeenPosts, newest_per_channel, read_missed_posts
 from bot.chat_limits import MAX_MESSAGE_CHARS, split_message
-from bot.chat_protocol import IncomingMessage, parse_server_url
+from bot.chat_protocol import IncomingMessage, mentions_user, parse_server_url
 from bot.errors import ChatUnavailable, InvalidSettings
 from bot.mattermost import ChatClient
 from bot.settings import MattermostSettings
@@ -83,6 +85,20 @@ def _listen(client: ChatClient) -> queue.Queue[IncomingMessage]:
     client.listen(received.put)
     assert client.wait_until_listening(TIMEOUT)
     return received
+
+
+def _wait_for_log(caplog: Any, text: str, count: int) -> list[str]:
+    """The messages of log records containing ``text``, once there are ``count``."""
+    deadline = time.monotonic() + TIMEOUT
+    found: list[str] = []
+    while time.monotonic() < deadline and len(found) < count:
+        time.sleep(0.02)
+        found = [r.getMessage() for r in caplog.records if text in r.getMessage()]
+    return found
+
+
+def _minutes_ago(minutes: int) -> int:
+    return int(time.time() * 1000) - minutes * 60_000
 
 
 def _write_png(path: Path, width: int, height: int) -> Path:
@@ -363,6 +379,78 @@ def test_client_reconnects_after_a_server_restart_and_answers_again(
     assert server.posts_in("infra")[-1]["id"] == reply[0]
 
 
+def test_mention_made_while_the_server_was_down_is_answered_once_it_is_back(
+    server, new_client, caplog
+):
+    """Posts missed during a restart are fetched: mentions and direct messages only."""
+    client = new_client(server)
+    received = _listen(client)
+    caplog.set_level(logging.INFO, logger="bot.mattermost")
+    alice, bob = server.user("alice"), server.user("bob")
+    direct = server.direct_channel(bob, server.bot)
+
+    server.stop()
+    mention = server.add_post_without_event("@graphbot where is pad", "infra", alice)
+    server.add_post_without_event("lunch, anyone?", "infra", alice)
+    server.add_post_without_event("@graphbot hi from a bot", "town-square", "otherbot")
+    dm = server.add_post_without_event("status", direct, bob)
+    server.start()
+
+    first, second = received.get(timeout=TIMEOUT), received.get(timeout=TIMEOUT)
+    by_id = {m.post_id: m for m in (first, second)}
+    assert set(by_id) == {mention["id"], dm["id"]}
+    assert (by_id[mention["id"]].user_name, by_id[mention["id"]].text) == (
+        "alice",
+        "@graphbot where is pad",
+    )
+    assert by_id[mention["id"]].mentions_bot and by_id[dm["id"]].is_direct
+    assert by_id[dm["id"]].user_name == "bob"
+    caught_up = _wait_for_log(caplog, "Caught up after reconnecting", 1)
+    assert caught_up[0].startswith("Caught up after reconnecting: 2 posts")
+
+
+def test_caught_up_mention_is_not_answered_again_on_a_later_reconnect(
+    server, new_client, caplog
+):
+    client = new_client(server)
+    received = _listen(client)
+    caplog.set_level(logging.INFO, logger="bot.mattermost")
+    server.stop()
+    mention = server.add_post_without_event("@graphbot status", "infra", "alice")
+    server.start()
+    assert received.get(timeout=TIMEOUT).post_id == mention["id"]
+    assert len(_wait_for_log(caplog, "Caught up after reconnecting", 1)) == 1
+
+    # The next catch-up starts at the newest post seen, this mention, so it fetches
+    # the mention again; only its remembered id keeps it from a second answer.
+    server.restart()
+    caught_up = _wait_for_log(caplog, "Caught up after reconnecting", 2)
+
+    assert len(caught_up) == 2
+    assert caught_up[1].startswith("Caught up after reconnecting: 0 posts")
+    assert received.empty()
+
+
+def test_mention_older_than_an_hour_is_not_caught_up(server, new_client, caplog):
+    client = new_client(server)
+    received = _listen(client)
+    caplog.set_level(logging.INFO, logger="bot.mattermost")
+    server.user_posts("good night", "infra", "bob", create_at=_minutes_ago(180))
+    server.stop()
+    server.add_post_without_event(
+        "@graphbot status", "infra", "alice", create_at=_minutes_ago(120)
+    )
+    recent = server.add_post_without_event(
+        "@graphbot help", "infra", "alice", create_at=_minutes_ago(30)
+    )
+
+    server.start()
+
+    assert received.get(timeout=TIMEOUT).post_id == recent["id"]
+    assert len(_wait_for_log(caplog, "Caught up after reconnecting", 1)) == 1
+    assert received.empty()
+
+
 def test_token_never_reaches_the_log(server, new_client, caplog):
     caplog.set_level(logging.DEBUG)
 
@@ -476,6 +564,91 @@ def test_file_above_the_size_limit_is_left_out_with_a_note(
     post = server.posts_in("infra")[-1]
     assert server.files_of(post) == []
     assert "inventory.json is 0.0 MiB, above the server's file limit" in post["message"]
+
+
+# -- catching up ---------------------------------------------------------------
+
+
+def _message(post_id: str, channel_id: str) -> IncomingMessage:
+    return IncomingMessage(post_id, "", channel_id, "O", "u", "alice", "x", False, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "is_mention"),
+    [
+        ("@graphbot help", True),
+        ("thanks @GraphBot.", True),
+        ("(@graphbot) status", True),
+        ("@graphbot: where is pad", True),
+        ("@graphbots help", False),
+        ("@graphbot-dev help", False),
+        ("mail me at x@graphbot", False),
+        ("@channel status", False),
+    ],
+)
+def test_mention_in_fetched_text_is_found_as_the_server_would(text, is_mention):
+    assert mentions_user(text, "graphbot") is is_mention
+
+
+def test_catch_up_starts_after_the_newest_post_but_at_most_an_hour_back():
+    seen = SeenPosts()
+    now_ms = 10 * 3_600_000
+    seen.start_listening(now_ms - 60_000)
+    before_any_post = seen.catch_up_since_ms(now_ms, 3600)
+
+    seen.take_time(now_ms - 5_000)
+    after_a_post = seen.catch_up_since_ms(now_ms, 3600)
+    much_later = seen.catch_up_since_ms(now_ms + 5 * 3_600_000, 3600)
+
+    assert before_any_post == now_ms - 60_001
+    assert after_a_post == now_ms - 5_001
+    assert much_later == now_ms + 4 * 3_600_000
+
+
+def test_missed_posts_skip_handled_edited_and_unaddressed_ones():
+    seen = SeenPosts()
+    seen.take("handled")
+
+    def post(post_id: str, create_at: int, message: str = "@graphbot help") -> dict:
+        return {
+            "id": post_id,
+            "create_at": create_at,
+            "update_at": 900,
+            "channel_id": "c",
+            "user_id": "alice-id",
+            "message": message,
+        }
+
+    posts = [
+        post("handled", 500),
+        post("edited-old-one", 50),
+        post("chatter", 600, "lunch?"),
+        post("new", 700),
+    ]
+    post_list = {"order": [], "posts": {p["id"]: p for p in posts}}
+
+    missed = read_missed_posts(post_list, "O", 100, seen, "bot-id", "graphbot")
+
+    assert [m.post_id for m in missed] == ["new"]
+    assert not seen.take("new")
+    assert seen.catch_up_since_ms(1000, 3600) == 699
+
+
+def test_catch_up_keeps_the_newest_posts_of_each_channel():
+    messages = [_message(f"a{n}", "a") for n in range(5)] + [_message("b0", "b")]
+
+    kept, cut = newest_per_channel(messages, 2)
+
+    assert [m.post_id for m in kept] == ["a3", "a4", "b0"]
+    assert cut == 3
+
+
+def test_seen_posts_forget_the_oldest_beyond_their_bound():
+    seen = SeenPosts(remembered=2)
+
+    taken = [seen.take(post_id) for post_id in ("p1", "p2", "p3", "p1", "p3")]
+
+    assert taken == [True, True, True, True, False]
 
 
 # -- splitting -----------------------------------------------------------------
