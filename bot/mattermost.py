@@ -1,19 +1,14 @@
 """Mattermost: connect, listen for mentions and direct messages, post with files.
 
-The only importer of mattermostdriver, requests and websockets; nothing above this
-module sees a driver answer or a library exception. mattermostdriver 7.3.2 builds its
-WebSocket TLS context for the server side, so ``wss://`` fails on Python 3.10+: the
-driver serves the REST API only and this module owns the WebSocket connection.
+The only importer of mattermostdriver and requests; nothing above this module sees a
+driver answer or a library exception. The driver serves the REST API only: the event
+stream comes from ``bot.chat_socket``, the only importer of websockets.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import re
-import ssl
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +19,6 @@ from typing import Any
 import requests
 from mattermostdriver import Driver
 from mattermostdriver import exceptions as driver_errors
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus, WebSocketException
 
 from bot.catch_up import (
     CATCH_UP_MAX_AGE_SECONDS,
@@ -37,23 +30,17 @@ from bot.catch_up import (
 from bot.chat_limits import DEFAULT_MAX_FILE_BYTES, plan_posts
 from bot.chat_protocol import (
     IncomingMessage,
-    ServerAddress,
     parse_server_url,
     posted_at_ms,
     read_posted_event,
 )
+from bot.chat_socket import EventListener
 from bot.errors import ChatUnavailable
 from bot.settings import MattermostSettings
 
 log = logging.getLogger(__name__)
 
-# websockets logs every frame at DEBUG, the authentication challenge and its token
-# included, so its logger for our connection is pinned above DEBUG.
-_socket_log = logging.getLogger(f"{__name__}.websocket")
-_socket_log.setLevel(logging.INFO)
-
 MessageHandler = Callable[[IncomingMessage], None]
-_CONNECTION_ERRORS = (OSError, TimeoutError, WebSocketException)
 
 
 class ChatClient:
@@ -75,7 +62,7 @@ class ChatClient:
         self.channel_id = ""
         self._settings = settings
         self._token = settings.read_token()
-        self._listener: _EventListener | None = None
+        self._listener: EventListener | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reconnect_max_seconds = reconnect_max_seconds
         self._seen = SeenPosts()
@@ -218,16 +205,10 @@ class ChatClient:
         the next message. Call ``connect`` first.
         """
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chat")
-        context = None
-        if self.address.scheme == "https":
-            ca_file = self._settings.ca_file
-            context = ssl.create_default_context(
-                cafile=str(ca_file) if ca_file else None
-            )
-        self._listener = _EventListener(
+        self._listener = EventListener(
             self.address,
             self._token,
-            context,
+            self._settings.ca_file,
             lambda event: self._on_event(event, handler),
             lambda: self._on_open(handler),
             self._reconnect_max_seconds,
@@ -384,133 +365,6 @@ class _NotFound(_Refused):
     """The server answered 404: the thing (or the whole API) is not there."""
 
 
-class _EventListener:
-    """The WebSocket connection in its own thread and event loop, reconnecting."""
-
-    def __init__(
-        self,
-        address: ServerAddress,
-        token: str,
-        context: ssl.SSLContext | None,
-        on_event: Callable[[dict[str, Any]], None],
-        on_open: Callable[[], None],
-        max_delay_seconds: float,
-    ) -> None:
-        self.is_listening = threading.Event()
-        self._address = address
-        self._token = token
-        self._context = context
-        self._on_event = on_event
-        self._on_open = on_open
-        self._max_delay_seconds = max_delay_seconds
-        self._loop = asyncio.new_event_loop()
-        self._stopping = asyncio.Event()
-        self._thread = threading.Thread(
-            target=self._main, name="mattermost-websocket", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        self._thread.join(timeout=15)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-    def _main(self) -> None:
-        self._loop.run_until_complete(self._run())
-
-    async def _run(self) -> None:
-        delay = 1.0
-        while not self._stopping.is_set():
-            session = asyncio.create_task(self._listen_once())
-            stopper = asyncio.create_task(self._stopping.wait())
-            await asyncio.wait({session, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if self._stopping.is_set():
-                session.cancel()
-                await asyncio.gather(session, return_exceptions=True)
-                break
-            if self.is_listening.is_set():
-                delay = 1.0
-            self.is_listening.clear()
-            self._report(session.exception(), delay)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-            except TimeoutError:
-                pass
-            delay = min(delay * 2, self._max_delay_seconds)
-        self.is_listening.clear()
-
-    async def _listen_once(self) -> None:
-        async with connect(
-            self._address.websocket_url,
-            ssl=self._context,
-            open_timeout=15,
-            max_size=16 * 1024 * 1024,
-            logger=_socket_log,
-        ) as websocket:
-            await websocket.send(
-                json.dumps(
-                    {
-                        "seq": 1,
-                        "action": "authentication_challenge",
-                        "data": {"token": self._token},
-                    }
-                )
-            )
-            await self._receive(websocket)
-
-    async def _receive(self, websocket: ClientConnection) -> None:
-        async for raw in websocket:
-            event = json.loads(raw)
-            if event.get("seq_reply") == 1 and event.get("status") != "OK":
-                raise _TokenRefused()
-            if event.get("event") == "hello":
-                self._on_open()
-                self.is_listening.set()
-                log.info("Listening to Mattermost events at %s.", self._address.url)
-            elif "event" in event:
-                self._on_event(event)
-
-    def _report(self, error: BaseException | None, delay: float) -> None:
-        where = self._address.url
-        if isinstance(error, ssl.SSLCertVerificationError):
-            log.error(
-                "The Mattermost WebSocket at %s was refused: %s. Set "
-                "mattermost.ca_file if the server's certificate comes from a private "
-                "CA; retrying in %.0f s.",
-                where,
-                error.verify_message,
-                delay,
-            )
-        elif isinstance(error, _TokenRefused):
-            log.error(
-                "Mattermost at %s refused the bot's token on the WebSocket; "
-                "retrying in %.0f s.",
-                where,
-                delay,
-            )
-        elif error is None or isinstance(error, _CONNECTION_ERRORS):
-            log.warning(
-                "The Mattermost WebSocket at %s is down (%s); reconnecting in %.0f s.",
-                where,
-                _socket_reason(error),
-                delay,
-            )
-        else:  # a bug, not the network: logged with its traceback
-            log.error(
-                "Reading Mattermost events failed; reconnecting in %.0f s.",
-                delay,
-                exc_info=error,
-            )
-
-
-class _TokenRefused(Exception):
-    """The server answered the authentication challenge with a failure."""
-
-
 def _run_handler(handler: MessageHandler, message: IncomingMessage) -> None:
     try:
         handler(message)
@@ -540,13 +394,3 @@ def _server_says(exc: requests.HTTPError) -> str:
     if exc.response is not None:
         return f"HTTP {exc.response.status_code}"
     return str(exc) or "an error"
-
-
-def _socket_reason(error: BaseException | None) -> str:
-    if error is None:
-        return "the server closed the connection"
-    if isinstance(error, InvalidStatus):
-        return f"HTTP {error.response.status_code} on the upgrade"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    return str(error) or type(error).__name__

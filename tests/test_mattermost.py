@@ -367,7 +367,7 @@ def test_client_reconnects_after_a_server_restart_and_answers_again(
 ):
     client = new_client(server)
     received = _listen(client)
-    caplog.set_level(logging.WARNING, logger="bot.mattermost")
+    caplog.set_level(logging.WARNING, logger="bot.chat_socket")
 
     server.restart()
     assert server.wait_for_websockets(1, timeout_seconds=TIMEOUT)
