@@ -74,7 +74,7 @@ class Route(_Model):
     backend_port: int | None = None
     entrypoints: list[str] = Field(default_factory=list)
     is_parsed: bool = True
-    problem: str = ""  # why the rule could not be read, when is_parsed is False
+    problem: str = ""  # what the URLs leave out, or why the rule could not be read
 
 
 class Container(_Model):

@@ -32,8 +32,10 @@ _V1_KEY = re.compile(
 _V2_PROTOCOLS = ("http", "tcp", "udp")
 # v2 keys that are not v1 segments, though they have the same shape.
 _NOT_V1_SEGMENTS = {"http", "tcp", "udp", "docker", "backend", "frontend"}
-# Entry points conventionally bound to port 443; routers on them serve https.
-_TLS_ENTRYPOINTS = {"websecure", "https", "443", "web-secure", "secure"}
+# Entry point names are chosen by whoever configures Traefik, so https is a
+# guess from the name: "websecure", "https", "443" and any name holding
+# "secure" (not "insecure"), "https", "tls", "ssl" or "443" count as TLS.
+_TLS_ENTRYPOINT = re.compile(r"https|tls|ssl|443|(?<!in)secure", re.IGNORECASE)
 
 
 def routing_labels(labels: dict[str, str] | None) -> dict[str, str]:
@@ -103,7 +105,7 @@ class _Router:
             return False
         if explicit == "true" or any(k.startswith("tls.") for k in self.values):
             return True
-        return any(e.lower() in _TLS_ENTRYPOINTS for e in self.entrypoints)
+        return _has_tls_entrypoint(self.entrypoints)
 
 
 def _v2_routes(labels: dict[str, str], default_port: int | None) -> list[Route]:
@@ -146,11 +148,10 @@ def _v2_route(
             "its default rule, which graphbot cannot see, so no URL is shown.",
         })
     try:
-        alternatives = _RuleParser(route.rule).parse()
+        parsed = _RuleParser(route.rule).parse()
     except _RuleError as exc:
         return _unparsed(route, str(exc))
-    scheme = _scheme(router)
-    return route.model_copy(update={"urls": _urls(alternatives, scheme)})
+    return _with_urls(route, parsed, _scheme(router))
 
 
 def _v2_backend_port(
@@ -177,13 +178,19 @@ def _v2_backend_port(
 
 
 def _scheme(router: _Router) -> str:
-    # https when the router has TLS configured or listens on an entry point
-    # conventionally bound to 443 (websecure, https); otherwise http. Entry
-    # point names are free-form, so a TLS router on an oddly named entry point
-    # without a tls label is shown as http.
+    # The rule, in order: a tls label says it (tls=true or any tls.* option
+    # gives https, tls=false gives http); else an entry point whose name reads
+    # as TLS (_TLS_ENTRYPOINT) gives https; else http, also for a router with
+    # no entrypoints label, which Traefik puts on every entry point. TLS set on
+    # an entry point in Traefik's static configuration cannot be seen from
+    # labels, so a router on an oddly named TLS entry point is shown as http.
     if router.proto == "tcp":
         return "tcp"
     return "https" if router.has_tls else "http"
+
+
+def _has_tls_entrypoint(entrypoints: list[str]) -> bool:
+    return any(_TLS_ENTRYPOINT.search(name) for name in entrypoints)
 
 
 # Traefik v1 -------------------------------------------------------------------
@@ -218,17 +225,16 @@ def _v1_route(name: str, values: dict[str, str], base_port: int | None) -> Route
         entrypoints=entrypoints,
     )
     try:
-        alternatives = _parse_v1_rule(route.rule)
+        parsed = _parse_v1_rule(route.rule)
     except _RuleError as exc:
         return _unparsed(route, str(exc))
-    is_secure = any(e.lower() in _TLS_ENTRYPOINTS for e in entrypoints)
-    return route.model_copy(
-        update={"urls": _urls(alternatives, "https" if is_secure else "http")}
-    )
+    # v1 has no tls label on the frontend: only the entry point name tells.
+    scheme = "https" if _has_tls_entrypoint(entrypoints) else "http"
+    return _with_urls(route, parsed, scheme)
 
 
-def _parse_v1_rule(rule: str) -> list[_Match]:
-    alternatives = [_Match()]
+def _parse_v1_rule(rule: str) -> _ParsedRule:
+    parsed = _ParsedRule([_Match()])
     for part in (p.strip() for p in rule.split(";")):
         if not part:
             continue
@@ -236,8 +242,9 @@ def _parse_v1_rule(rule: str) -> list[_Match]:
         values = [v.strip() for v in raw_values.split(",") if v.strip()]
         if not sep or not matcher.strip().isalpha() or not values:
             raise _RuleError(f'"{part}" is not of the form Matcher:value')
-        alternatives = _and(alternatives, _matcher(matcher.strip(), values))
-    return alternatives
+        matches = _matcher(matcher.strip(), values, part, parsed)
+        parsed.alternatives = _and(parsed.alternatives, matches)
+    return parsed
 
 
 # Rules: shared by both versions -----------------------------------------------
@@ -255,15 +262,65 @@ class _Match:
     path: str | None = None
 
 
-def _matcher(name: str, args: list[str]) -> list[_Match]:
+@dataclass
+class _ParsedRule:
+    """The ways a rule can match, and what of it the URLs cannot show."""
+
+    alternatives: list[_Match]
+    conditions: list[str] = field(default_factory=list)  # as written in the rule
+    host_patterns: list[str] = field(default_factory=list)  # shown as "*"
+
+    def describe_gaps(self) -> str:
+        """What the URLs leave out, as clauses of a sentence, or ""."""
+        conditions = list(dict.fromkeys(self.conditions))
+        patterns = list(dict.fromkeys(self.host_patterns))
+        clauses = []
+        if conditions:
+            noun = "condition" if len(conditions) == 1 else "conditions"
+            clauses.append(f"its URLs leave out the {noun} {_and_list(conditions)}")
+        if len(patterns) == 1:
+            clauses.append(f'its host pattern {patterns[0]} is shown as "*"')
+        elif patterns:
+            clauses.append(f'its host patterns {_and_list(patterns)} are shown as "*"')
+        return "; ".join(clauses)
+
+
+def _and_list(items: list[str]) -> str:
+    return " and ".join([", ".join(items[:-1]), items[-1]] if items[1:] else items)
+
+
+_HOST_MATCHERS = {"host", "hostheader", "hostsni"}
+_HOST_PATTERN_MATCHERS = {"hostregexp", "hostsniregexp"}
+_PATH_MATCHERS = {"path", "pathprefix", "pathstrip", "pathprefixstrip"}
+# v1 modifiers rewrite the request; they do not narrow which requests match.
+_V1_MODIFIERS = {"addprefix", "replacepath", "replacepathregex"}
+# What a host pattern may still hold, once made readable, to be shown in a URL.
+_READABLE_HOST = re.compile(r"[A-Za-z0-9*.:_-]+")
+
+
+def _matcher(
+    name: str, args: list[str], text: str, parsed: _ParsedRule
+) -> list[_Match]:
     kind = name.lower()
-    if kind in {"host", "hostheader", "hostsni"}:
+    if kind in _HOST_MATCHERS:
         return [_Match(host=a) for a in args]
-    if kind == "hostregexp":
-        return [_Match(host=_readable_pattern(a)) for a in args]
-    if kind in {"path", "pathprefix", "pathstrip", "pathprefixstrip"}:
+    if kind in _HOST_PATTERN_MATCHERS:
+        return [_host_pattern(a, parsed) for a in args]
+    if kind in _PATH_MATCHERS:
         return [_Match(path=a) for a in args]
-    return [_Match()]  # Headers, Method, Query, ClientIP...: no effect on URLs.
+    if kind not in _V1_MODIFIERS:
+        # Headers, Method, Query, ClientIP, PathRegexp...: they narrow the
+        # requests served, which a URL cannot say.
+        parsed.conditions.append(text)
+    return [_Match()]
+
+
+def _host_pattern(pattern: str, parsed: _ParsedRule) -> _Match:
+    readable = _readable_pattern(pattern)
+    if _READABLE_HOST.fullmatch(readable):
+        return _Match(host=readable)
+    parsed.host_patterns.append(f"`{pattern}`")
+    return _Match(host="*")
 
 
 def _readable_pattern(pattern: str) -> str:
@@ -280,12 +337,25 @@ def _and(left: list[_Match], right: list[_Match]) -> list[_Match]:
     ]
 
 
+def _with_urls(route: Route, parsed: _ParsedRule, scheme: str) -> Route:
+    problems = [route.problem] if route.problem else []
+    gaps = parsed.describe_gaps()
+    if gaps:
+        log.debug("router %s: %s", route.router, gaps)
+        problems.append(f'Router "{route.router}": {gaps}.')
+    return route.model_copy(update={
+        "urls": _urls(parsed.alternatives, scheme),
+        "problem": " ".join(problems),
+    })
+
+
 def _urls(alternatives: list[_Match], scheme: str) -> list[str]:
     urls: list[str] = []
     for match in alternatives:
-        if match.host is None:
-            continue  # matches any host: there is no single URL to show.
-        url = f"{scheme}://{match.host}{match.path or ''}"
+        # A branch that names no host (a bare PathPrefix, a negation, Method)
+        # matches every host name Traefik is asked for; "*" stands for it, as
+        # for a HostRegexp, so "http://*/jellyfin" rather than no URL at all.
+        url = f"{scheme}://{match.host or '*'}{match.path or ''}"
         if url not in urls:
             urls.append(url)
     return urls
@@ -310,27 +380,34 @@ class _RuleParser:
     """Recursive descent over a v2/v3 rule: ``||``, ``&&``, ``!``, parentheses."""
 
     def __init__(self, rule: str) -> None:
-        self.tokens = self._tokenize(rule)
+        self.rule = rule
+        self.tokens: list[tuple[str, str]] = []
+        self.spans: list[tuple[int, int]] = []  # where each token is in the rule
+        self._tokenize()
         self.position = 0
+        self.found = _ParsedRule([])  # collects conditions and host patterns
 
-    @staticmethod
-    def _tokenize(rule: str) -> list[tuple[str, str]]:
-        tokens, position = [], 0
-        while position < len(rule.rstrip()):
-            match = _TOKEN.match(rule, position)
+    def _tokenize(self) -> None:
+        position = 0
+        while position < len(self.rule.rstrip()):
+            match = _TOKEN.match(self.rule, position)
             if not match:
                 raise _RuleError(f"unexpected text at character {position + 1}")
             kind = match.lastgroup or ""
-            value = match[kind]
-            tokens.append(("str" if kind in {"bq", "dq"} else kind, value))
+            self.tokens.append(("str" if kind in {"bq", "dq"} else kind, match[kind]))
+            self.spans.append((match.start(kind), match.end()))
             position = match.end()
-        return tokens
 
-    def parse(self) -> list[_Match]:
+    def parse(self) -> _ParsedRule:
         result = self._or()
         if self.position != len(self.tokens):
             raise _RuleError(f'unexpected "{self.tokens[self.position][1]}"')
-        return result
+        self.found.alternatives = result
+        return self.found
+
+    def _text_since(self, first: int) -> str:
+        """The rule's own text from token ``first`` to the last token taken."""
+        return self.rule[self.spans[first][0]:self.spans[self.position - 1][1]]
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -358,10 +435,17 @@ class _RuleParser:
         return result
 
     def _factor(self) -> list[_Match]:
+        first = self.position
         if self._peek() == ("op", "!"):
             self.position += 1
+            found_before = len(self.found.conditions), len(self.found.host_patterns)
             self._factor()
-            return [_Match()]  # a negation narrows nothing we can draw
+            # A negation narrows the requests served, which a URL cannot say;
+            # it is named once, whole, not by the matchers inside it.
+            del self.found.conditions[found_before[0]:]
+            del self.found.host_patterns[found_before[1]:]
+            self.found.conditions.append(self._text_since(first))
+            return [_Match()]
         if self._peek() == ("op", "("):
             self.position += 1
             inner = self._or()
@@ -374,4 +458,4 @@ class _RuleParser:
             self.position += 1
             args.append(self._take("str"))
         self._take("op", ")")
-        return _matcher(name, args)
+        return _matcher(name, args, self._text_since(first), self.found)

@@ -44,12 +44,46 @@ def test_tls_or_websecure_entrypoint_gives_https():
     assert secure[0].entrypoints == ["web", "websecure"]
 
 
+def test_websecure_entrypoint_alone_gives_https_without_tls_label():
+    [route] = parse_routes(_v2("Host(`a.example.org`)", entrypoints="websecure"),
+                           exposed_ports=[])
+
+    assert route.urls == ["https://a.example.org"]
+
+
+def test_router_without_entrypoints_or_tls_gives_http():
+    [route] = parse_routes(_v2("Host(`a.example.org`)"), exposed_ports=[])
+
+    assert route.urls == ["http://a.example.org"]
+
+
+def test_entrypoint_names_that_read_as_tls_give_https_and_others_http():
+    def scheme(entrypoints: str) -> str:
+        [route] = parse_routes(_v2("Host(`a.example.org`)", entrypoints=entrypoints),
+                               exposed_ports=[])
+        return route.urls[0].split(":")[0]
+
+    assert [scheme(n) for n in ("https", "443", "web-secure", "tls", "port443")] == [
+        "https"] * 5
+    assert [scheme(n) for n in ("web", "insecure", "public", "80")] == ["http"] * 4
+
+
+def test_tls_false_label_wins_over_a_secure_entrypoint_name():
+    [route] = parse_routes(
+        _v2("Host(`a.example.org`)", entrypoints="websecure", tls="false"),
+        exposed_ports=[],
+    )
+
+    assert route.urls == ["http://a.example.org"]
+
+
 def test_host_regexp_is_shown_as_a_wildcard():
     v2 = parse_routes(_v2("HostRegexp(`{sub:[a-z]+}.example.org`)"), exposed_ports=[])
     v3 = parse_routes(_v2(r"HostRegexp(`^.+\.example\.org$`)"), exposed_ports=[])
 
     assert v2[0].urls == ["http://*.example.org"]
     assert v3[0].urls == ["http://*.example.org"]
+    assert v2[0].problem == v3[0].problem == ""
 
 
 def test_router_is_bound_to_its_named_service_port():
@@ -155,12 +189,87 @@ def test_router_without_rule_is_marked_not_dropped():
     assert not route.is_parsed and "default rule" in route.problem
 
 
-def test_negated_and_other_matchers_do_not_invent_urls():
+def test_negated_and_other_matchers_do_not_invent_urls_and_are_named():
     rule = "Host(`a.example.org`) && !PathPrefix(`/admin`) && Method(`GET`)"
 
     [route] = parse_routes(_v2(rule), exposed_ports=[])
 
     assert route.urls == ["http://a.example.org"]
+    assert route.is_parsed
+    assert route.problem == (
+        'Router "web": its URLs leave out the conditions !PathPrefix(`/admin`) '
+        "and Method(`GET`)."
+    )
+
+
+def test_branch_without_host_is_kept_as_any_host_url():
+    """A PathPrefix alternative matches every host name, shown as "*"."""
+    rule = ("Host(`media.example.org`) || Host(`tv.example.org`) "
+            "|| PathPrefix(`/jellyfin`)")
+
+    [route] = parse_routes(_v2(rule, entrypoints="websecure"), exposed_ports=[])
+
+    assert route.urls == [
+        "https://media.example.org",
+        "https://tv.example.org",
+        "https://*/jellyfin",
+    ]
+    assert route.problem == ""
+
+
+def test_rule_with_only_a_path_prefix_yields_an_any_host_url():
+    [v2] = parse_routes(_v2("PathPrefix(`/api`)"), exposed_ports=[])
+    [v1] = parse_routes({"traefik.frontend.rule": "PathPrefix:/api"}, exposed_ports=[])
+
+    assert v2.urls == ["http://*/api"]
+    assert v1.urls == ["http://*/api"]
+
+
+def test_negated_host_alone_yields_any_host_url_and_names_the_negation():
+    rule = "!Host(`admin.example.org`) && !(Method(`POST`) || Method(`PUT`))"
+
+    [route] = parse_routes(_v2(rule), exposed_ports=[])
+
+    assert route.urls == ["http://*"]
+    assert route.problem == (
+        'Router "web": its URLs leave out the conditions !Host(`admin.example.org`) '
+        "and !(Method(`POST`) || Method(`PUT`))."
+    )
+
+
+def test_host_pattern_that_cannot_be_read_is_shown_as_any_host_and_named():
+    rule = r"HostRegexp(`^(foo|bar)\.example\.org$`) || Host(`a.example.org`)"
+
+    [route] = parse_routes(_v2(rule), exposed_ports=[])
+
+    assert route.urls == ["http://*", "http://a.example.org"]
+    assert route.problem == (
+        r'Router "web": its host pattern `^(foo|bar)\.example\.org$` is shown '
+        'as "*".'
+    )
+
+
+def test_v1_matcher_is_named_but_v1_modifier_is_not():
+    labels = {"traefik.frontend.rule": "Host:a.example.org;Method:GET;AddPrefix:/x"}
+
+    [route] = parse_routes(labels, exposed_ports=[])
+
+    assert route.urls == ["http://a.example.org"]
+    assert route.problem == (
+        'Router "frontend": its URLs leave out the condition Method:GET.'
+    )
+
+
+def test_rule_gaps_are_added_to_an_unknown_backend_port():
+    labels = _v2("Host(`a.example.org`) && Method(`GET`)") | {
+        "traefik.http.services.api.loadbalancer.server.port": "8080",
+        "traefik.http.services.ui.loadbalancer.server.port": "3000",
+    }
+
+    [route] = parse_routes(labels, exposed_ports=[])
+
+    assert ".service label" in route.problem
+    assert route.problem.endswith("leave out the condition Method(`GET`).")
 
 
 def test_service_on_another_provider_has_no_backend_port():
@@ -186,3 +295,17 @@ def test_routing_labels_keep_rules_and_drop_everything_else():
         "traefik.http.routers.web.rule": "Host(`a.example.org`)",
         "traefik.http.routers.web.tls.certresolver": "le",
     }
+
+
+def test_several_gaps_are_named_in_one_sentence():
+    rule = ("HostRegexp(`(a|b).example.org`, `(c|d).example.org`) "
+            "|| Method(`GET`) || Query(`q=1`) || Method(`GET`)")
+
+    [route] = parse_routes(_v2(rule), exposed_ports=[])
+
+    assert route.urls == ["http://*"]
+    assert route.problem == (
+        'Router "web": its URLs leave out the conditions Method(`GET`) and '
+        "Query(`q=1`); its host patterns `(a|b).example.org` and "
+        '`(c|d).example.org` are shown as "*".'
+    )
