@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import graphviz
 
 from bot.model import Container, PublishedPort
@@ -13,6 +15,11 @@ from renderers.options import RenderOptions
 # be part of a Docker network name.
 HOST_STACK = "\x00host"
 _PROXY_IMAGES = ("traefik",)
+# Traefik routes only to containers that run: these states serve no URL.
+_STOPPED_STATES = ("created", "exited", "dead")
+NOT_SERVED = "not served: container stopped"
+# The engine's status of a stopped container: "Exited (137) 3 minutes ago".
+_EXIT_CODE = re.compile(r"exited \((-?\d+)\)", re.IGNORECASE)
 
 
 def attached_networks(container: Container) -> list[str]:
@@ -33,6 +40,11 @@ def network_keys(container: Container) -> list[str]:
 def is_proxy(container: Container) -> bool:
     """Tell whether a container runs a reverse proxy whose routes we draw."""
     return any(word in container.image_ref.lower() for word in _PROXY_IMAGES)
+
+
+def is_stopped(container: Container) -> bool:
+    """Tell whether a container is stopped, so its routes serve nothing."""
+    return container.state in _STOPPED_STATES
 
 
 def find_proxy(containers: list[Container]) -> Container | None:
@@ -104,12 +116,18 @@ def paint_container(
         + font(label_text(name), name_points, bold=True)
         + "</TD></TR>"
     ]
+    is_served = not is_stopped(container)
     for number, (text, points) in enumerate(rest, start=1):
-        tone = colour if number == 2 else (palette["route"] if text in urls else "")
+        escaped, tone = label_text(text), ""
+        if number == 2:
+            tone = colour
+        elif text in urls and is_served:
+            tone = palette["route"]
+        elif text in urls or text == NOT_SERVED:
+            tone = palette["stopped"]
+            escaped = escaped if text == NOT_SERVED else f"<S>{escaped}</S>"
         cells.append(
-            '<TR><TD ALIGN="LEFT">'
-            + font(label_text(text), points, tone)
-            + "</TD></TR>"
+            '<TR><TD ALIGN="LEFT">' + font(escaped, points, tone) + "</TD></TR>"
         )
     table = (
         f'<TABLE BORDER="2" CELLBORDER="0" CELLSPACING="1" CELLPADDING="2" '
@@ -142,6 +160,8 @@ def _detail_lines(
         if m.kind not in ("volume", "bind")
     ]
     details = _capped(port_lines(container), most, "ports")
+    if urls and is_stopped(container):
+        details.append(NOT_SERVED)
     details += _capped(urls, most, "URLs")
     details += _capped(broken, most, "unreadable routes")
     details += _capped(other_mounts, most, "mounts")
@@ -155,6 +175,9 @@ def _detail_lines(
 
 def _state_text(container: Container) -> str:
     text = "\u25cf " + container.state
+    exit_code = _EXIT_CODE.match(container.status)
+    if container.state == "exited" and exit_code:
+        text += f" ({exit_code.group(1)})"
     if container.health:
         text += " \u00b7 " + container.health
     return text
@@ -187,7 +210,8 @@ def _container_tooltip(container: Container) -> str:
     if mode in ("host", "none") or mode.startswith("container:"):
         lines.append(f"network mode {mode}")
     lines += [f"port {text}" for text in port_lines(container)]
-    lines += [f"URL {u}" for r in container.routes for u in r.urls]
+    served = f" ({NOT_SERVED})" if is_stopped(container) else ""
+    lines += [f"URL {u}{served}" for r in container.routes for u in r.urls]
     lines += [
         f"route {r.router}: {r.problem or r.rule}"
         for r in container.routes

@@ -12,9 +12,14 @@ from collections import defaultdict
 
 import graphviz
 
+from renderers import style
 from renderers.canvas import INVISIBLE_EDGE, HostCanvas, Owners
 from renderers.containers import HOST_STACK, network_keys
-from renderers.labels import attribute_text
+from renderers.labels import attribute_text, font, label_text
+
+# Characters of a network's name written beside its junction dot: enough to
+# tell networks apart without widening a row.
+_JUNCTION_NAME_CHARS = 14
 
 
 def paint_junctions(
@@ -60,10 +65,15 @@ def _paint_junction(
     canvas: HostCanvas, graph: graphviz.Digraph, network: str, junction: str
 ) -> None:
     name = "the host network stack" if network == HOST_STACK else network
+    shown = "host stack" if network == HOST_STACK else network
+    colour = canvas.palette["network"]
     graph.node(
         junction,
         shape="point",
         width="0.08",
-        color=canvas.palette["network"],
+        color=colour,
+        xlabel="<"
+        + font(label_text(shown, _JUNCTION_NAME_CHARS), style.SMALL_POINTS, colour)
+        + ">",
         tooltip=attribute_text(f"network {name}"),
     )

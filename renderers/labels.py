@@ -13,11 +13,21 @@ import re
 
 import graphviz
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, and the bidirectional marks, embeddings, overrides and
+# isolates that would let a name be drawn in another order than it is read
+# (U+202E shows "\u202egnp.exe" as "exe.png").
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
+)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 ELLIPSIS = "\u2026"
 NEWLINE_MARK = "\u21b5"
 ARROW = "\u2192"
+# Graphviz rejects a quoted or HTML string longer than 16,384 bytes, and the
+# host's picture is then not drawn at all. No single text reaches DOT longer
+# than this; escaped, it stays under 12,000 bytes (at most 6 a character, for
+# "&quot;").
+MAX_TEXT_CHARS = 2000
 # DejaVu Sans averages a little under 0.6 em per character in names.
 _EM_PER_CHAR = 0.6
 
@@ -27,6 +37,11 @@ def clean(value: str) -> str:
     value = value.encode("utf-8", "replace").decode("utf-8")
     value = _NEWLINE.sub(NEWLINE_MARK, value).replace("\t", " ")
     return _CONTROL.sub("\ufffd", value)
+
+
+def cap(value: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Cut text longer than ``limit`` characters at the end, with an ellipsis."""
+    return value if len(value) <= limit else value[: limit - 1] + ELLIPSIS
 
 
 def shorten(value: str, limit: int) -> str:
@@ -40,7 +55,7 @@ def shorten(value: str, limit: int) -> str:
 
 def label_text(value: str, limit: int | None = None) -> str:
     """Text for inside an HTML-like label: cleaned, shortened, entity-escaped."""
-    value = clean(value)
+    value = cap(clean(value))
     if limit is not None:
         value = shorten(value, limit)
     # Graphviz replaces \N, \G, \L ... even inside HTML-like labels, after
@@ -54,9 +69,9 @@ def attribute_text(value: str) -> str:
     Graphviz reads backslash sequences such as ``\\N`` and ``\\l`` in these
     values, so every backslash is doubled; quotes are escaped, and the value
     is never taken for an HTML string even when it looks like ``<b>``. Line
-    breaks become Graphviz's own ``\\n``.
+    breaks become Graphviz's own ``\\n``. Text past ``MAX_TEXT_CHARS`` is cut.
     """
-    value = value.encode("utf-8", "replace").decode("utf-8")
+    value = cap(value.encode("utf-8", "replace").decode("utf-8"))
     value = value.replace("\\", "\\\\").replace('"', '\\"')
     lines = [_CONTROL.sub("\ufffd", line) for line in _NEWLINE.split(value)]
     return graphviz.nohtml("\\n".join(line.replace("\t", " ") for line in lines))

@@ -46,7 +46,7 @@ def legend_graph(
                 label="<" + font(label_text(meaning), style.SMALL_POINTS) + ">",
                 color=palette[colour_key],
                 style=line,
-                penwidth="1.6" if line == "bold" else "1",
+                penwidth="1.6" if key in ("route", "unserved") else "1",
                 minlen="2",
             )
     return graph

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from bot.model import Container, Mount
 from renderers.canvas import HostCanvas
-from renderers.containers import find_proxy, network_keys, shared_stack
+from renderers.containers import (
+    HOST_STACK,
+    NOT_SERVED,
+    find_proxy,
+    is_stopped,
+    network_keys,
+    shared_stack,
+)
 from renderers.labels import attribute_text
 
 
@@ -54,12 +61,14 @@ def _container_edges(canvas: HostCanvas, container: Container) -> None:
 
 
 def _network_edge(canvas: HostCanvas, network: str, node: str, tail: str = "") -> None:
+    name = "the host network stack" if network == HOST_STACK else network
     canvas.graph.edge(
         tail or canvas.node_id("net", network),
         node,
         dir="none",
         color=canvas.palette["network"],
         weight="2",
+        tooltip=attribute_text(f"network {name}"),
     )
 
 
@@ -82,11 +91,17 @@ def _route_edge(canvas: HostCanvas, proxy: Container, container: Container) -> N
     urls = [u for r in container.routes for u in r.urls] or [
         r.rule for r in container.routes
     ]
+    tooltip = "routes " + ", ".join(urls)
+    look = {"color": canvas.palette["route"], "style": "solid"}
+    if is_stopped(container):
+        # Traefik drops the routes of a stopped container: the URL fails.
+        tooltip += f" ({NOT_SERVED})"
+        look = {"color": canvas.palette["stopped"], "style": "dashed"}
     canvas.graph.edge(
         canvas.node_id("c", proxy.id),
         canvas.node_id("c", container.id),
-        color=canvas.palette["route"],
         penwidth="1.6",
         constraint="false",
-        tooltip=attribute_text("routes " + ", ".join(urls)),
+        tooltip=attribute_text(tooltip),
+        **look,
     )

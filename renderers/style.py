@@ -54,6 +54,7 @@ _SHOWN_WITH: dict[str, frozenset[str]] = {
     "bind": frozenset({"binds"}),
     "mount": frozenset({"volumes", "binds"}),
     "route": frozenset({"urls"}),
+    "unserved": frozenset({"urls"}),
 }
 
 
@@ -85,6 +86,7 @@ EDGE_KINDS: tuple[tuple[str, str, str, str], ...] = (
     ("network", "network", "solid", "container joins network"),
     ("mount", "volume", "dashed", "container mounts volume or host path"),
     ("route", "route", "bold", "reverse proxy routes URL to container"),
+    ("unserved", "stopped", "dashed", "route not served: container stopped"),
     ("shares", "stopped", "dotted", "shares the network stack of"),
 )
 
@@ -92,7 +94,7 @@ STATE_KEYS: tuple[tuple[str, str], ...] = (
     ("running", "running"),
     ("paused", "paused"),
     ("restarting", "restarting"),
-    ("exited / created / dead", "stopped"),
+    ("exited (exit code) / created / dead", "stopped"),
     ("unhealthy", "unhealthy"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from bot.model import HostFailure, Network, PublishedPort
@@ -253,3 +254,128 @@ def test_host_mode_container_is_linked_once_to_the_host_network_stack() -> None:
     linked = [t if h == node else h for t, h, _ in drawing.edges if node in (t, h)]
     assert linked == [stack]
     assert not drawing.nodes_labelled(">host<")
+
+
+def test_name_and_url_of_20000_characters_still_give_a_drawn_picture() -> None:
+    """Graphviz's 16,384-byte string limit is never reached: the host is drawn."""
+    name = "n" * 20_000
+    url = "https://" + "u" * 20_000 + ".example.org"
+    app = container(
+        name,
+        networks=attached("net"),
+        mounts=[volume(name, "/data")],
+        routes=[traefik_route(url)],
+    )
+    proxy = container("traefik", image_ref="traefik:v2.11", networks=attached("net"))
+
+    source = host_graph(host("alpha", [proxy, app], ["net"]), OPTIONS, "h_").source
+    svg = svg_of(source)
+
+    assert "PICTURE NOT DRAWN" not in svg
+    assert re.search(r"<text[^>]*>n+\u2026n+</text>", svg)  # shortened name
+    assert "n" * 1_900 + "\u2026" in svg  # tooltip cut with an ellipsis
+    assert "n" * 2_000 not in svg and "u" * 2_000 not in svg
+
+
+def test_route_to_a_stopped_container_is_drawn_as_not_served() -> None:
+    """Exited: grey dashed route edge, struck grey URL and a "not served" line."""
+    proxy = container("traefik", image_ref="traefik:v2.11", networks=attached("net"))
+    pad = container(
+        "pad",
+        state="exited",
+        status="Exited (0) 2 hours ago",
+        networks=attached("net"),
+        routes=[traefik_route("pad.example.org")],
+    )
+    stopped = OPTIONS.color("stopped")
+
+    source = host_graph(host("alpha", [proxy, pad]), OPTIONS, "h_").source
+    drawing = Drawing(source)
+    svg = svg_of(source)
+
+    proxy_node = drawing.nodes_labelled(">traefik<")[0]
+    pad_node = drawing.nodes_labelled(">pad<")[0]
+    (route,) = [e for t, h, e in drawing.edges if (t, h) == (proxy_node, pad_node)]
+    assert route["color"] == stopped and route["style"] == "dashed"
+    assert "not served: container stopped" in route["tooltip"]
+    assert "not served: container stopped" in svg_texts(source)
+    struck = re.search(r'<text[^>]*line-through[^>]*fill="([^"]+)"[^>]*>([^<]*)<', svg)
+    assert struck and struck.groups() == (stopped, "https://pad.example.org")
+    assert OPTIONS.color("route") not in drawing.nodes[pad_node]["label"]
+
+
+def test_route_to_a_running_container_stays_purple_and_served() -> None:
+    """A running container's route is the solid purple edge, its URL purple."""
+    proxy = container("traefik", image_ref="traefik:v2.11", networks=attached("net"))
+    pad = container(
+        "pad", networks=attached("net"), routes=[traefik_route("pad.example.org")]
+    )
+
+    source = host_graph(host("alpha", [proxy, pad]), OPTIONS, "h_").source
+    drawing = Drawing(source)
+
+    proxy_node = drawing.nodes_labelled(">traefik<")[0]
+    pad_node = drawing.nodes_labelled(">pad<")[0]
+    (route,) = [e for t, h, e in drawing.edges if (t, h) == (proxy_node, pad_node)]
+    assert route["color"] == OPTIONS.color("route")
+    assert route.get("style", "solid") == "solid"
+    assert "not served" not in svg_of(source)
+
+
+def test_exit_code_is_shown_in_the_state_line() -> None:
+    """Exit 1 reads "exited (1)", exit 0 "exited (0)": a failure stands out."""
+    failed = container("failed", state="exited", status="Exited (1) 3 minutes ago")
+    done = container("done", state="exited", status="Exited (0) 2 days ago")
+    fresh = container("fresh", state="created", status="Created")
+    inventory = host("alpha", [failed, done, fresh])
+
+    texts = svg_texts(host_graph(inventory, OPTIONS, "h_").source)
+
+    assert "\u25cf exited (1)" in texts
+    assert "\u25cf exited (0)" in texts
+    assert "\u25cf created" in texts
+
+
+def test_bidirectional_controls_are_made_visible_not_obeyed() -> None:
+    """An RTL override in a name is replaced by a visible mark everywhere."""
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
+    name = "\u202eevil-override"
+    app = container(
+        name,
+        image_ref=controls + "img",
+        networks=attached("net\u2067"),
+        routes=[traefik_route("pad\u202e.example.org")],
+    )
+
+    source = host_graph(host("alpha", [app], notes=[controls]), OPTIONS, "h_").source
+    svg = svg_of(source)
+
+    assert not set(controls) & set(source)
+    assert not set(controls) & set(svg)
+    assert "\ufffdevil-override" in svg_texts(source)
+    assert "container \ufffdevil-override" in html.unescape(svg)  # tooltip
+
+
+def test_junction_dots_and_network_lines_name_their_network() -> None:
+    """Each dot is labelled with its network; each line's tooltip names it."""
+    lone = [
+        container(f"c{i:03d}", networks=attached("front" if i % 2 else "back"))
+        for i in range(60)
+    ]
+
+    source = host_graph(host("alpha", lone, ["front", "back"]), OPTIONS, "h_").source
+    drawing = Drawing(source)
+
+    dots = [o for o in drawing.nodes.values() if o.get("shape") == "point"]
+    named = {">front<": 0, ">back<": 0}
+    for dot in dots:
+        (network,) = [n for n in named if n in dot["xlabel"]]
+        assert dot["tooltip"] == f"network {network[1:-1]}"
+        named[network] += 1
+    assert all(named.values()), "both networks need dots of their own"
+    net_lines = [e for _, _, e in drawing.edges if e.get("dir") == "none"]
+    assert net_lines and all(
+        e["tooltip"] in ("network front", "network back") for e in net_lines
+    )
+    texts = svg_texts(source)
+    assert texts.count("front") == 1 + named[">front<"]  # the hexagon and dots

@@ -59,3 +59,19 @@ def test_legend_with_nothing_hidden_shows_every_shape_and_no_hidden_line() -> No
 
     assert "not shown by choice" not in svg
     assert "named or anonymous volume" in svg and "reverse proxy routes URL" in svg
+
+
+def test_legend_explains_the_grey_dashed_route_of_a_stopped_container() -> None:
+    """The not-served route has its own grey dashed sample, gone with URLs hidden."""
+    grey = RenderOptions().color("stopped")
+
+    drawing = Drawing(legend_graph(RenderOptions()).source)
+    hidden = svg_of(legend_graph(RenderOptions(hidden=frozenset({"urls"}))).source)
+
+    (edge,) = [
+        e
+        for _, _, e in drawing.edges
+        if "route not served: container stopped" in e.get("label", "")
+    ]
+    assert edge["color"] == grey and edge["style"] == "dashed"
+    assert "route not served" not in hidden
