@@ -255,7 +255,12 @@ def _describe_container(container: Container) -> list[str]:
         compose = "/".join(_code(name) for name in names if name)
         lines.append(f"  Compose: {compose}")
     if urls:
-        lines.append(f"  URLs: {', '.join(map(_url, urls))}")
+        # Traefik drops the routes of a stopped container, so they do not work.
+        stopped = " (not served: container stopped)" if _is_stopped(container) else ""
+        lines.append(f"  URLs: {', '.join(map(_url, urls))}{stopped}")
+    notes = [r.problem for r in container.routes if r.is_parsed and r.problem]
+    if notes:
+        lines.append(f"  Route notes: {' '.join(map(_escape, notes))}")
     if unread:
         lines.append(f"  Routes with unreadable rules: {', '.join(map(_code, unread))}")
     if container.ports:
@@ -266,6 +271,10 @@ def _describe_container(container: Container) -> list[str]:
     elif container.network_mode:
         lines.append(f"  Network mode: {_code(container.network_mode)}")
     return lines
+
+
+def _is_stopped(container: Container) -> bool:
+    return container.state in ("exited", "created", "dead")
 
 
 def _describe_matched(matched: tuple[MatchedField, ...]) -> list[str]:

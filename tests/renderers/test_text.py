@@ -356,3 +356,18 @@ def test_help_says_where_takes_urls_ports_and_volumes() -> None:
     text = render_help("graphbot")
 
     assert "URLs, published ports and volume names" in text
+
+
+def test_urls_of_a_stopped_container_are_marked_not_served() -> None:
+    """Traefik drops routes to stopped containers, so the answer says so."""
+    route = Route(
+        router="pad", provider="traefik-v2", urls=["https://pad.example.org"],
+        problem='Router "pad": its URLs leave out the conditions Method(`GET`).',
+    )
+    match = WhereMatch("h", _container("pad", state="exited", routes=[route]))
+    answer = WhereAnswer(term="pad", matches=[match], collected_at=NOW, now=NOW)
+
+    text = render_where(answer)
+
+    assert "https://pad.example.org (not served: container stopped)" in text
+    assert "Route notes: Router \"pad\": its URLs leave out the conditions" in text
