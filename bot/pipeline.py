@@ -61,7 +61,7 @@ def load_snapshot(path: Path) -> Snapshot:
         SnapshotUnreadable: the file is missing or is not a graphbot snapshot.
     """
     try:
-        return Snapshot.model_validate_json(path.read_bytes())
+        snapshot = Snapshot.model_validate_json(path.read_bytes())
     except OSError as exc:
         raise SnapshotUnreadable(
             f"The snapshot {path} cannot be read ({exc.strerror}); give the path "
@@ -73,6 +73,12 @@ def load_snapshot(path: Path) -> Snapshot:
             f"at {_loc(exc)}); give the path of an "
             f"{INVENTORY_FILE} written by graphbot render."
         ) from None
+    if not snapshot.inventory.host_names:
+        raise SnapshotUnreadable(
+            f"The snapshot {path} names no host, so there is nothing to draw; give "
+            f"the path of an {INVENTORY_FILE} written by graphbot render."
+        )
+    return snapshot
 
 
 def sample_snapshot() -> Snapshot:

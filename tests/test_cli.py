@@ -281,3 +281,14 @@ def test_a_bug_is_reported_once_with_its_traceback_and_exit_70(
     assert status == 70
     assert err.count("Traceback") == 1 and "renderer exploded" in err
     assert "a bug in graphbot" in err
+
+
+def test_snapshot_without_hosts_says_there_is_nothing_to_draw(tmp_path: Path) -> None:
+    (tmp_path / "empty.json").write_text(
+        '{"collected_at": "2026-12-04T08:00:00Z", "inventory": {"hosts": []}}'
+    )
+
+    result = graphbot("render", "--from", "empty.json", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "names no host, so there is nothing to draw" in result.stderr
