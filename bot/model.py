@@ -100,6 +100,11 @@ class Container(_Model):
     def short_id(self) -> str:
         return self.id[:12]
 
+    @property
+    def is_stopped(self) -> bool:
+        """Not running and not about to: its reverse-proxy routes serve nothing."""
+        return self.state in ("created", "exited", "dead")
+
 
 class Image(_Model):
     """An image on a host: its id and the tags that still point at it."""

@@ -16,7 +16,6 @@ from renderers.options import RenderOptions
 HOST_STACK = "\x00host"
 _PROXY_IMAGES = ("traefik",)
 # Traefik routes only to containers that run: these states serve no URL.
-_STOPPED_STATES = ("created", "exited", "dead")
 NOT_SERVED = "not served: container stopped"
 # The engine's status of a stopped container: "Exited (137) 3 minutes ago".
 _EXIT_CODE = re.compile(r"exited \((-?\d+)\)", re.IGNORECASE)
@@ -40,11 +39,6 @@ def network_keys(container: Container) -> list[str]:
 def is_proxy(container: Container) -> bool:
     """Tell whether a container runs a reverse proxy whose routes we draw."""
     return any(word in container.image_ref.lower() for word in _PROXY_IMAGES)
-
-
-def is_stopped(container: Container) -> bool:
-    """Tell whether a container is stopped, so its routes serve nothing."""
-    return container.state in _STOPPED_STATES
 
 
 def find_proxy(containers: list[Container]) -> Container | None:
@@ -116,7 +110,7 @@ def paint_container(
         + font(label_text(name), name_points, bold=True)
         + "</TD></TR>"
     ]
-    is_served = not is_stopped(container)
+    is_served = not container.is_stopped
     for number, (text, points) in enumerate(rest, start=1):
         escaped, tone = label_text(text), ""
         if number == 2:
@@ -160,7 +154,7 @@ def _detail_lines(
         if m.kind not in ("volume", "bind")
     ]
     details = _capped(port_lines(container), most, "ports")
-    if urls and is_stopped(container):
+    if urls and container.is_stopped:
         details.append(NOT_SERVED)
     details += _capped(urls, most, "URLs")
     details += _capped(broken, most, "unreadable routes")
@@ -210,7 +204,7 @@ def _container_tooltip(container: Container) -> str:
     if mode in ("host", "none") or mode.startswith("container:"):
         lines.append(f"network mode {mode}")
     lines += [f"port {text}" for text in port_lines(container)]
-    served = f" ({NOT_SERVED})" if is_stopped(container) else ""
+    served = f" ({NOT_SERVED})" if container.is_stopped else ""
     lines += [f"URL {u}{served}" for r in container.routes for u in r.urls]
     lines += [
         f"route {r.router}: {r.problem or r.rule}"

@@ -8,7 +8,6 @@ from renderers.containers import (
     HOST_STACK,
     NOT_SERVED,
     find_proxy,
-    is_stopped,
     network_keys,
     shared_stack,
 )
@@ -93,7 +92,7 @@ def _route_edge(canvas: HostCanvas, proxy: Container, container: Container) -> N
     ]
     tooltip = "routes " + ", ".join(urls)
     look = {"color": canvas.palette["route"], "style": "solid"}
-    if is_stopped(container):
+    if container.is_stopped:
         # Traefik drops the routes of a stopped container: the URL fails.
         tooltip += f" ({NOT_SERVED})"
         look = {"color": canvas.palette["stopped"], "style": "dashed"}

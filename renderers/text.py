@@ -256,7 +256,7 @@ def _describe_container(container: Container) -> list[str]:
         lines.append(f"  Compose: {compose}")
     if urls:
         # Traefik drops the routes of a stopped container, so they do not work.
-        stopped = " (not served: container stopped)" if _is_stopped(container) else ""
+        stopped = " (not served: container stopped)" if container.is_stopped else ""
         lines.append(f"  URLs: {', '.join(map(_url, urls))}{stopped}")
     notes = [r.problem for r in container.routes if r.is_parsed and r.problem]
     if notes:
@@ -271,10 +271,6 @@ def _describe_container(container: Container) -> list[str]:
     elif container.network_mode:
         lines.append(f"  Network mode: {_code(container.network_mode)}")
     return lines
-
-
-def _is_stopped(container: Container) -> bool:
-    return container.state in ("exited", "created", "dead")
 
 
 def _describe_matched(matched: tuple[MatchedField, ...]) -> list[str]:
