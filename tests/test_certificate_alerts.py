@@ -11,10 +11,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,11 +33,11 @@ from bot.settings import (
 )
 from bot.state import load_state, updating_state
 from tests import certs
+from tests.bots import running_service, wait_until
 from tests.dockerd import Daemon, TlsFiles, make_tls_files
 from tests.mattermost_server import MattermostServer
 
 REPO = Path(__file__).resolve().parent.parent
-WAIT_SECONDS = 60
 CHANNEL = "infra"
 # 29 February at 03:00: the scheduled jobs never fire on their own while a
 # test runs, so every post comes from the test's own requests.
@@ -140,20 +139,13 @@ def _settings(
     )
 
 
-@contextmanager
-def running(settings: Settings) -> Iterator[Service]:
+def running(settings: Settings) -> AbstractContextManager[Service]:
     """A started Service, once it listens and its first refresh is recorded."""
-    bot = Service(settings, ChatClient(settings.mattermost, reconnect_max_seconds=1))
-    bot.start()
-    try:
-        assert bot.chat.wait_until_listening(WAIT_SECONDS)
-        names = {host.name for host in settings.hosts}
-        _wait_until(
-            lambda: names <= _attempted(settings.data_dir), "the first refresh"
-        )
-        yield bot
-    finally:
-        bot.stop()
+    names = {host.name for host in settings.hosts}
+    return running_service(
+        settings, lambda bot: names <= _attempted(settings.data_dir),
+        "the first refresh",
+    )
 
 
 def _attempted(data_dir: Path) -> set[str]:
@@ -162,15 +154,6 @@ def _attempted(data_dir: Path) -> set[str]:
         name for name, record in records.items()
         if record.last_success_at or record.last_error_at
     }
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _channel_posts(server: MattermostServer) -> list[str]:
@@ -192,7 +175,7 @@ def _reply_to(server: MattermostServer, text: str) -> str:
             if post["user_id"] == server.bot.id and post.get("root_id") == asked["id"]
         ]
 
-    _wait_until(lambda: bool(replies()), f"the answer to {text!r}")
+    wait_until(lambda: bool(replies()), f"the answer to {text!r}")
     return replies()[0]["message"]
 
 
@@ -299,7 +282,7 @@ def test_certificate_inside_a_threshold_is_announced_soon_after_the_first_start(
     settings = _settings(tls_fleet.host_list("expiring"), tmp_path, chat_server)
 
     with running(settings):
-        _wait_until(
+        wait_until(
             lambda: len(_channel_posts(chat_server)) >= 2, "the warnings at start"
         )
         answer = _reply_to(chat_server, "@graphbot help")
@@ -330,12 +313,12 @@ def test_check_caught_up_at_start_announces_each_warning_once(
         state.record_job_posted(CERTIFICATE_CHECK, now - timedelta(days=1))
 
     with running(settings):
-        _wait_until(
+        wait_until(
             lambda: (load_state(tmp_path).last_posted_at(CERTIFICATE_CHECK) or now)
             > now,
             "the caught-up check",
         )
-        _wait_until(lambda: len(_channel_posts(chat_server)) >= 2, "the warnings")
+        wait_until(lambda: len(_channel_posts(chat_server)) >= 2, "the warnings")
     posts = _channel_posts(chat_server)
 
     assert len(posts) == 2, posts

@@ -10,24 +10,22 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.mattermost import ChatClient
 from bot.renders import SharedRender
 from bot.scheduler import DAILY_POST, REFRESH
 from bot.service import Service
 from bot.settings import HostSettings, MattermostSettings, ScheduleSettings, Settings
+from tests.bots import WAIT_SECONDS, running_service, wait_until
 from tests.conftest import Fleet
 from tests.dockerd import Daemon
 from tests.mattermost_server import MattermostServer
 
-WAIT_SECONDS = 60
 CHANNEL = "infra"
 
 
@@ -59,17 +57,11 @@ def _settings(
     )
 
 
-@contextmanager
-def running(settings: Settings) -> Iterator[Service]:
+def running(settings: Settings) -> AbstractContextManager[Service]:
     """A started Service, once it listens and holds an inventory."""
-    bot = Service(settings, ChatClient(settings.mattermost, reconnect_max_seconds=1))
-    bot.start()
-    try:
-        assert bot.chat.wait_until_listening(WAIT_SECONDS)
-        _wait_until(lambda: bot.latest is not None, "the first inventory refresh")
-        yield bot
-    finally:
-        bot.stop()
+    return running_service(
+        settings, lambda bot: bot.latest is not None, "the first inventory refresh"
+    )
 
 
 @pytest.fixture
@@ -79,15 +71,6 @@ def vanished_socket() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="gb-gone-", dir="/tmp"))
     yield directory / "docker.sock"
     shutil.rmtree(directory, ignore_errors=True)
-
-
-def _wait_until(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _bot_replies(
@@ -102,7 +85,7 @@ def _bot_replies(
             if post["user_id"] == server.bot.id and post.get("root_id") == root_id
         ]
 
-    _wait_until(lambda: len(replies()) >= count, f"{count} replies to {root_id}")
+    wait_until(lambda: len(replies()) >= count, f"{count} replies to {root_id}")
     return replies()
 
 
@@ -334,7 +317,7 @@ def test_render_of_one_host_joining_a_fleet_render_says_the_fleet_is_drawn(
         lambda hosts: gate.wait(WAIT_SECONDS) and service.render(hosts)
     )
     _ask(chat_server, "@graphbot render now")
-    _wait_until(lambda: service.renders.is_running(None), "the fleet render")
+    wait_until(lambda: service.renders.is_running(None), "the fleet render")
     asked = chat_server.user_posts("@graphbot render now media", CHANNEL, "bob")
     joined = _bot_replies(chat_server, CHANNEL, asked["id"])[0]["message"]
     gate.set()
